@@ -1,0 +1,181 @@
+"""The integration test bed: a private PostgreSQL cluster, the real Prefect schema,
+per-test databases cloned from templates, and modules run through ansible-playbook."""
+import hashlib
+import json
+import os
+import sys
+import subprocess
+import tempfile
+import uuid
+
+import psycopg2
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPTS = os.path.join(REPO, 'scripts')
+COLLECTIONS = os.path.join(REPO, '.build', 'collections')
+BIN = os.path.dirname(os.path.abspath(sys.executable))
+PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
+
+
+def cluster_env():
+    """Where the test cluster lives; `make integration` sets these, the defaults match."""
+    env = dict(os.environ)
+    env.setdefault('PREFECTDB_PG_PORT', '54330')
+    env.setdefault('PREFECTDB_PG_DIR', os.path.join(REPO, '.pg', 'test'))
+    env.setdefault('PREFECTDB_PG_FAST', '1')
+    return env
+
+
+class Cluster(object):
+    """The running test cluster: superuser connections by TCP with a password."""
+
+    def __init__(self):
+        env = cluster_env()
+        subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), 'start'], env=env, check=True)
+        exports = subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), 'env'], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+        self.env = {}
+        for line in exports.splitlines():
+            key, _, value = line.replace('export ', '', 1).partition('=')
+            self.env[key] = value
+        self.host = self.env['PGHOST']
+        self.port = int(self.env['PGPORT'])
+        self.socket_dir = self.env['PREFECTDB_PG_SOCKET']
+        self.bindir = subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), 'bindir'], env=env, check=True,
+                                     capture_output=True, text=True).stdout.strip()
+
+    def libpq_env(self):
+        env = dict(os.environ)
+        env.update(self.env)
+        return env
+
+    def connect(self, dbname='postgres', user='postgres', password=PASSWORD, autocommit=True, **kwargs):
+        conn = psycopg2.connect(host=self.host, port=self.port, user=user, password=password, dbname=dbname,
+                                application_name='prefectdb tests', **kwargs)
+        conn.autocommit = autocommit
+        return conn
+
+    def sql(self, dbname, statement, params=None):
+        """Run one statement as superuser; rows for a query, else None."""
+        conn = self.connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def database_exists(self, name):
+        return bool(self.sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = %s', (name,)))
+
+    def clone(self, template, name=None):
+        name = name or 'test_%s' % uuid.uuid4().hex[:12]
+        self.sql('postgres', 'CREATE DATABASE "%s" TEMPLATE "%s"' % (name, template))
+        return name
+
+    def drop(self, name):
+        self.sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+    def prefect_template(self):
+        """The template built by Prefect's own migrations (rebuilt only when missing)."""
+        subprocess.run([os.path.join(SCRIPTS, 'prefect_schema.sh'), 'prefect_template'],
+                       env=self.libpq_env(), check=True)
+        return 'prefect_template'
+
+    def history_template(self, flow_runs=2000, days=180, seed=7, now='2026-01-01T00:00:00+00:00'):
+        """A template holding synthetic history; its name changes with the generator's code."""
+        base = self.prefect_template()
+        with open(os.path.join(SCRIPTS, 'synth_history.py'), 'rb') as f:
+            digest = hashlib.sha256(f.read() + ('%s/%s/%s/%s' % (flow_runs, days, seed, now)).encode()).hexdigest()[:10]
+        name = 'history_%d_%s' % (flow_runs, digest)
+        if not self.database_exists(name):
+            building = name + '_building'
+            self.drop(building)
+            self.clone(base, building)
+            subprocess.run([os.path.join(BIN, 'python'), os.path.join(SCRIPTS, 'synth_history.py'), '--db', building,
+                            '--flow-runs', str(flow_runs), '--days', str(days), '--seed', str(seed), '--now', now,
+                            '--quiet'], env=self.libpq_env(), check=True)
+            self.sql('postgres', 'ALTER DATABASE "%s" RENAME TO "%s"' % (building, name))
+            self.sql('postgres', "UPDATE pg_database SET datistemplate = true WHERE datname = %s", (name,))
+        return name
+
+    def connection_args(self, dbname, user='postgres', password=PASSWORD):
+        return {'login_host': self.host, 'login_port': self.port, 'login_user': user,
+                'login_password': password, 'login_db': dbname}
+
+
+class PlaybookRun(object):
+    """What one ansible-playbook run printed and returned."""
+
+    def __init__(self, proc, recorded):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.results = recorded.get('results', [])
+        self.stats = recorded.get('stats', {})
+
+    @property
+    def result(self):
+        """The result of the first task (the module under test)."""
+        return self.results[0]['result'] if self.results else {}
+
+    def task(self, name):
+        for r in self.results:
+            if r['task'] == name:
+                return r['result']
+        raise KeyError(name)
+
+
+def run_playbook(plays, env=None, extra_args=(), inventory=None, cwd=None, timeout=600):
+    """Run plays (a list of dicts, or a playbook path) through ansible-playbook."""
+    with tempfile.TemporaryDirectory(prefix='prefectdb-play-') as tmp:
+        if isinstance(plays, str):
+            playbook = plays
+        else:
+            playbook = os.path.join(tmp, 'play.yml')
+            with open(playbook, 'w') as f:
+                yaml.safe_dump(plays, f, sort_keys=False)
+        result_file = os.path.join(tmp, 'results.json')
+        run_env = dict(os.environ)
+        run_env.update({
+            'ANSIBLE_COLLECTIONS_PATH': COLLECTIONS,
+            'ANSIBLE_CALLBACK_PLUGINS': os.path.join(REPO, 'tests', 'integration', 'callback_plugins'),
+            'ANSIBLE_CALLBACKS_ENABLED': 'result_file',
+            'ANSIBLE_NOCOLOR': '1',
+            'ANSIBLE_PYTHON_INTERPRETER': os.path.join(BIN, 'python'),
+            'ANSIBLE_LOCALHOST_WARNING': 'false',
+            'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
+            'PREFECTDB_RESULT_FILE': result_file,
+        })
+        # the module must not see the test cluster's libpq variables unless a test says so
+        for key in ('PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSERVICE'):
+            run_env.pop(key, None)
+        run_env.update(env or {})
+        cmd = [os.path.join(BIN, 'ansible-playbook'), playbook]
+        cmd += ['-i', inventory] if inventory else ['-i', 'localhost,', '-c', 'local']
+        cmd += list(extra_args)
+        proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=cwd or tmp, timeout=timeout)
+        recorded = {}
+        if os.path.exists(result_file):
+            with open(result_file) as f:
+                recorded = json.load(f)
+        return PlaybookRun(proc, recorded)
+
+
+def run_module(cluster, module, args=None, dbname=None, check=False, diff=False, connection=None,
+               extra_args=(), env=None):
+    """Run one module of the collection through ansible-playbook; the connection
+    goes through module_defaults of the `postgres` action group, as the playbooks do."""
+    task = {'name': 'module under test', 'prefectdb.maintenance.%s' % module: args or {}, 'ignore_errors': True}
+    if check:
+        task['check_mode'] = True
+    if diff:
+        task['diff'] = True
+    play = {
+        'hosts': 'all',
+        'gather_facts': False,
+        'module_defaults': {'group/prefectdb.maintenance.postgres': connection or cluster.connection_args(dbname)},
+        'tasks': [task],
+    }
+    return run_playbook([play], env=env, extra_args=extra_args)
