@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Fill a Prefect database with realistic synthetic history, set-based and deterministic.
 
-    scripts/synth_history.py --db prefect_demo --flow-runs 100000 --days 180 --seed 1
+    .venv/bin/python scripts/synth_history.py --db prefect_demo --flow-runs 100000 --days 180 --seed 1
 
 Connection: the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD) plus --db.
 The shape follows rows written by a real Prefect 3.9.1 server running real flows
@@ -24,6 +23,7 @@ import threading
 import time
 
 import psycopg2
+import psycopg2.errors
 
 # Tables filled here whose plain (non-constraint) indexes are dropped before a
 # bulk load into empty tables and rebuilt after: several times faster.
@@ -372,7 +372,7 @@ COUNT_TABLES = ('flow_run', 'flow_run_state', 'task_run', 'task_run_state', 'flo
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     p.add_argument('--db', required=True, help='database to fill (must hold the Prefect schema)')
     p.add_argument('--flow-runs', type=int, default=10000)
     p.add_argument('--days', type=float, default=180, help='history spread over this many days before --now')
@@ -390,15 +390,27 @@ def default_now():
     return datetime.datetime(today.year, today.month, today.day, tzinfo=datetime.timezone.utc).isoformat()
 
 
-def plain_indexes(cur, tables):
-    """(table, name, definition) of the indexes on tables that back no constraint, biggest table first."""
+# Primary keys no foreign key points at, dropped and re-added around the bulk load:
+# building them once beats millions of inserts into random places of a btree.
+FREE_PRIMARY_KEYS = ('events', 'event_resources', 'log')
+
+
+def droppable_indexes(cur, tables):
+    """(table, drop statement, create statement) of the plain indexes on tables and of
+    the primary keys of FREE_PRIMARY_KEYS, so the load can run without them."""
     cur.execute("""
-        SELECT t.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        SELECT t.relname, 'DROP INDEX ' || i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
           FROM pg_index i
           JOIN pg_class t ON t.oid = i.indrelid
          WHERE t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-         ORDER BY 2""", (list(tables),))
+        UNION ALL
+        SELECT t.relname, format('ALTER TABLE %%I DROP CONSTRAINT %%I', t.relname, c.conname),
+               format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', t.relname, c.conname, pg_get_constraintdef(c.oid))
+          FROM pg_constraint c
+          JOIN pg_class t ON t.oid = c.conrelid
+         WHERE c.contype = 'p' AND t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace
+         ORDER BY 2""", (list(tables), list(FREE_PRIMARY_KEYS)))
     return cur.fetchall()
 
 
@@ -481,9 +493,9 @@ def generate(args, log):
     main.cur.execute("CREATE SCHEMA prefectdb_synth")
     main.cur.execute("SELECT count(*) FROM (SELECT 1 FROM flow_run LIMIT 1) s")
     empty = main.cur.fetchone()[0] == 0
-    dropped = plain_indexes(main.cur, BULK_TABLES) if empty else []
-    for _, name, _ in dropped:
-        main.cur.execute('DROP INDEX %s' % name)
+    dropped = droppable_indexes(main.cur, BULK_TABLES) if empty else []
+    for dummy, drop, dummy2 in dropped:
+        main.cur.execute(drop)
     try:
         main.step('plan flow runs', FLOW_RUNS_PLAN)
         main.step('plan task runs', TASK_RUNS_PLAN)
@@ -500,7 +512,7 @@ def generate(args, log):
         # rebuild the dropped indexes, the two sessions taking turns from the biggest tables down
         order = [d[2] for d in sorted(dropped, key=lambda d: BULK_TABLES.index(d[0]), reverse=True)]
         in_parallel(lambda: run_all(halves[0].cur, order[0::2]), lambda: run_all(halves[1].cur, order[1::2]))
-        log('  %-24s %6.1f s' % ('rebuild %d indexes' % len(dropped), time.monotonic() - t0))
+        log('  %-24s %6.1f s' % ('rebuild %d indexes/keys' % len(dropped), time.monotonic() - t0))
         main.cur.execute("DROP SCHEMA prefectdb_synth, prefectdb_synth_0, prefectdb_synth_1 CASCADE")
         t0 = time.monotonic()
         # a real server's autovacuum would have set hint bits and the visibility map by now
@@ -511,8 +523,11 @@ def generate(args, log):
             half.close()
     except Exception:
         # leave no half-built indexes missing: put back what was dropped
-        for _, name, definition in dropped:
-            main.cur.execute(definition.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS', 1))
+        for dummy, dummy2, create in dropped:
+            try:
+                main.cur.execute(create)
+            except (psycopg2.errors.DuplicateTable, psycopg2.errors.InvalidTableDefinition):
+                pass  # rebuilt before the failure
         raise
     finally:
         main.close()
