@@ -37,7 +37,7 @@ class Cluster(object):
                                  capture_output=True, text=True).stdout
         self.env = {}
         for line in exports.splitlines():
-            key, _, value = line.replace('export ', '', 1).partition('=')
+            key, dummy, value = line.replace('export ', '', 1).partition('=')
             self.env[key] = value
         self.host = self.env['PGHOST']
         self.port = int(self.env['PGPORT'])
@@ -155,7 +155,8 @@ def run_playbook(plays, env=None, extra_args=(), inventory=None, cwd=None, timeo
         cmd = [os.path.join(BIN, 'ansible-playbook'), playbook]
         cmd += ['-i', inventory] if inventory else ['-i', 'localhost,', '-c', 'local']
         cmd += list(extra_args)
-        proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=cwd or tmp, timeout=timeout)
+        proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=cwd or tmp, timeout=timeout,
+                              check=False)
         recorded = {}
         if os.path.exists(result_file):
             with open(result_file) as f:
