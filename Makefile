@@ -12,7 +12,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/prefectdb/maintenance
-SANITY_ROOT := $(CURDIR)/.build/sanity/ansible_collections/prefectdb/maintenance
+# outside the checkout: ansible-test skips everything under a hidden directory or a git-ignored one
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/prefectdb-sanity/ansible_collections/prefectdb/maintenance
 
 DEMO_ENV := PREFECTDB_PG_PORT=54329 PREFECTDB_PG_DIR=$(CURDIR)/.pg/demo
 TEST_ENV := PREFECTDB_PG_PORT=54330 PREFECTDB_PG_DIR=$(CURDIR)/.pg/test PREFECTDB_PG_FAST=1
