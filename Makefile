@@ -2,6 +2,8 @@
 #   make demo        private PostgreSQL + real Prefect schema + synthetic history + playbooks/daily.yml
 #   make demo-stop   stop the demo cluster
 #   make test        unit + integration tests, ansible-test sanity, ansible-lint (what .ci/run runs)
+#   make sanity SANITY_ARGS="plugins/modules/x.py"   sanity of some files only
+#   make integration PYTEST_ARGS="-k retention"     some integration tests only
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -62,7 +64,8 @@ units: venv
 	$(BIN)/pytest -q tests/unit
 
 integration: venv
-	$(TEST_ENV) $(BIN)/pytest -q tests/integration
+	$(TEST_ENV) scripts/ensure_packages.sh
+	$(TEST_ENV) $(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>/ and
 # fetches a pip bootstrap script from the internet: give it an offline stand-in.
@@ -72,7 +75,7 @@ sanity: venv
 	cp scripts/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
-	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(SANITY_ARGS)
 
 lint: venv
 	$(BIN)/ansible-lint

@@ -14,6 +14,8 @@ import traceback
 from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.results import jsonable
 
 try:
     import psycopg2
@@ -284,3 +286,38 @@ def release_advisory_lock(conn, key):
         fetch_value(conn, 'SELECT pg_advisory_unlock(%s)', (key,))
     except psycopg2.Error:
         pass  # the session is gone and with it the lock
+
+
+# --- what every write module shares -------------------------------------------
+
+def write_argument_spec():
+    """Options documented by the write_safety doc fragment."""
+    return dict(
+        lock_timeout=dict(type='raw', default='5s'),
+        wait=dict(type='bool', default=False),
+        wait_timeout=dict(type='raw', default='15m'),
+    )
+
+
+@contextmanager
+def exclusive_run(module, conn, module_name):
+    """Refuse on a standby, then hold this module's advisory lock for the block.
+
+    When another run holds the lock the module exits skipped (not failed) and
+    says who holds it; with wait=true it waits up to wait_timeout first.
+    """
+    refuse_on_standby(module, conn, module_name)
+    try:
+        wait_timeout = parse_duration(module.params.get('wait_timeout'), 'wait_timeout')
+    except DurationError as e:
+        module.fail_json(msg=str(e), changed=False)
+    try:
+        key = acquire_advisory_lock(conn, module_name, wait=module.params.get('wait'), wait_timeout=wait_timeout)
+    except LockBusy as e:
+        conn.close()
+        module.exit_json(changed=False, skipped=True, lock_holder=jsonable(e.holder),
+                         msg='%s skipped: %s; nothing was changed. Set wait=true to wait for it.' % (module_name, e))
+    try:
+        yield key
+    finally:
+        release_advisory_lock(conn, key)

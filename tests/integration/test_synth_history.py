@@ -9,7 +9,10 @@ def scalar(cluster, db, sql):
 @pytest.fixture(scope='module')
 def shape(cluster, history_template):
     db = history_template
-    q = lambda sql: scalar(cluster, db, sql)  # noqa: E731
+
+    def q(sql):
+        return scalar(cluster, db, sql)
+
     runs = q('SELECT count(*) FROM flow_run')
     events = q('SELECT count(*) FROM events')
     return {

@@ -100,6 +100,34 @@ class Cluster(object):
             self.sql('postgres', "UPDATE pg_database SET datistemplate = true WHERE datname = %s", (name,))
         return name
 
+    def fingerprint(self, dbname, schema='public'):
+        """What a test compares before and after to prove nothing changed: every table's
+        rows (count and md5 of their text), reloptions (TOAST's too), and indexes with validity."""
+        conn = self.connect(dbname)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("""
+                    SELECT c.relname, c.reloptions, t.reloptions
+                      FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+                     WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'
+                     ORDER BY 1""", (schema,))
+                tables = cur.fetchall()
+                result = {'reloptions': dict((name, (opts, toast)) for name, opts, toast in tables)}
+                cur.execute("""
+                    SELECT i.indexrelid::regclass::text, i.indisvalid, pg_get_indexdef(i.indexrelid)
+                      FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                     WHERE c.relnamespace = %s::regnamespace ORDER BY 1""", (schema,))
+                result['indexes'] = cur.fetchall()
+                rows = {}
+                for name, dummy, dummy2 in tables:
+                    cur.execute('SELECT count(*), md5(string_agg(md5(t::text), \'\' ORDER BY md5(t::text))) '
+                                'FROM "%s"."%s" t' % (schema, name))
+                    rows[name] = cur.fetchone()
+                result['rows'] = rows
+                return result
+        finally:
+            conn.close()
+
     def connection_args(self, dbname, user='postgres', password=PASSWORD):
         return {'login_host': self.host, 'login_port': self.port, 'login_user': user,
                 'login_password': password, 'login_db': dbname}
