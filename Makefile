@@ -17,8 +17,10 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/prefectdb/maintenance
 # outside the checkout: ansible-test skips everything under a hidden directory or a git-ignored one
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/prefectdb-sanity/ansible_collections/prefectdb/maintenance
 
-DEMO_ENV := PREFECTDB_PG_PORT=54329 PREFECTDB_PG_DIR=$(CURDIR)/.pg/demo
-TEST_ENV := PREFECTDB_PG_PORT=54330 PREFECTDB_PG_DIR=$(CURDIR)/.pg/test PREFECTDB_PG_FAST=1
+DEMO_PORT ?= 54329
+TEST_PORT ?= 54330
+DEMO_ENV := PREFECTDB_PG_PORT=$(DEMO_PORT) PREFECTDB_PG_DIR=$(CURDIR)/.pg/demo
+TEST_ENV := PREFECTDB_PG_PORT=$(TEST_PORT) PREFECTDB_PG_DIR=$(CURDIR)/.pg/test PREFECTDB_PG_FAST=1
 DEMO_FLOW_RUNS ?= 10000
 DEMO_DAYS ?= 180
 
@@ -52,7 +54,7 @@ demo: venv
 	    $(BIN)/python scripts/synth_history.py --db prefect_filling --flow-runs $(DEMO_FLOW_RUNS) --days $(DEMO_DAYS); \
 	    psql -X -q -d postgres -c "ALTER DATABASE prefect_filling RENAME TO prefect"; \
 	fi
-	$(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/daily.yml
+	$(DEMO_ENV) $(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/daily.yml
 	@echo "The demo cluster stays up: eval \"\$$($(DEMO_ENV) scripts/pgcluster.sh env)\"; psql -d prefect.  Stop it with: make demo-stop"
 
 demo-stop:
