@@ -14,8 +14,6 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/.build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/prefectdb/maintenance
-# outside the checkout: ansible-test skips everything under a hidden directory or a git-ignored one
-SANITY_ROOT := $(or $(TMPDIR),/tmp)/prefectdb-sanity/ansible_collections/prefectdb/maintenance
 
 DEMO_PORT ?= 54329
 TEST_PORT ?= 54330
@@ -75,9 +73,12 @@ sanity: venv
 	pipver=$$(sed -n "s/.*pip='\([0-9.]*\)'.*/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -n1); \
 	mkdir -p ~/.ansible/test/cache; \
 	cp scripts/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${pipver//./_}.py
-	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(SANITY_ROOT)
-	cd $(SANITY_ROOT) && $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(SANITY_ARGS)
+	@# a private copy outside the checkout: ansible-test skips files under hidden or git-ignored directories
+	root=$$(mktemp -d "$${TMPDIR:-/tmp}/prefectdb-sanity.XXXXXX"); \
+	trap 'rm -rf "$$root"' EXIT; \
+	dest=$$root/ansible_collections/prefectdb/maintenance; mkdir -p $$dest; \
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $$dest; \
+	cd $$dest && $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(SANITY_ARGS)
 
 lint: venv
 	$(BIN)/ansible-lint
