@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: prefectdb.maintenance contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Free disk space where the database keeps its files, when the module runs on
+the database host, and free space of a local directory."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+
+def free_bytes(path):
+    """Bytes an unprivileged writer can still use on the file system holding path."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def same_server(pid_file_text, start_epoch, port):
+    """Whether a postmaster.pid describes the server we are connected to.
+
+    Line 3 of postmaster.pid is the postmaster's start time (epoch seconds) and
+    line 4 its port; both must match pg_postmaster_start_time() and the port
+    setting, so a data directory of another server on this host is not mistaken
+    for ours.
+    """
+    lines = (pid_file_text or '').splitlines()
+    if len(lines) < 4:
+        return False
+    try:
+        return int(lines[2].strip()) == int(start_epoch) and int(lines[3].strip()) == int(port)
+    except ValueError:
+        return False
+
+
+def local_free_bytes(location):
+    """(free bytes, None) when the server's files are on this host, else (None, reason).
+
+    `location` is table_stats.storage_location(): the data directory is
+    confirmed to belong to the connected server through its postmaster.pid.
+    """
+    data_directory = location.get('data_directory')
+    if not data_directory:
+        return None, ('the login may not read the data_directory setting (needs superuser or '
+                      'pg_read_all_settings)')
+    pid_file = os.path.join(data_directory, 'postmaster.pid')
+    try:
+        with open(pid_file) as f:
+            text = f.read()
+    except (IOError, OSError) as e:
+        return None, 'the server\'s data directory %s is not readable here (%s)' % (data_directory, e.strerror or e)
+    if not same_server(text, location.get('start_epoch'), location.get('port')):
+        return None, '%s belongs to another server than the one connected to' % data_directory
+    directory = location.get('directory') or data_directory
+    try:
+        return free_bytes(directory), None
+    except (IOError, OSError) as e:
+        return None, 'cannot measure free space of %s (%s)' % (directory, e.strerror or e)
