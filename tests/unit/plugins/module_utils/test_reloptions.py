@@ -1,4 +1,5 @@
 """Storage parameters: catalogue by version, typed comparison, presets, plans and statements, without a database."""
+import os
 import re
 
 import pytest
@@ -343,6 +344,20 @@ def test_the_module_docs_explain_every_high_volume_table():
     for key in ('autovacuum_vacuum_insert_scale_factor', 'autovacuum_vacuum_insert_threshold',
                 'autovacuum_vacuum_cost_limit', 'toast.autovacuum_vacuum_scale_factor', 'autovacuum_analyze_scale_factor'):
         assert key in reasoning
+
+
+def test_the_table_in_docs_autovacuum_md_shows_the_presets():
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'autovacuum.md')
+    with open(path) as f:
+        rows = [line for line in f if re.match(r'^\| `\w+` \| `', line)]
+    found = {'prefect': {}, 'prefect_high_volume': {}}
+    for line in rows:
+        table, key, guide, strong = [c.strip().strip('`') for c in line.strip().strip('|').split('|')]
+        for preset, value in (('prefect', guide), ('prefect_high_volume', strong)):
+            if value != '-':
+                found[preset].setdefault(table, {})[key] = yaml.safe_load(value)
+    for preset in found:
+        assert found[preset] == dict((t, dict(v)) for t, v in r.PRESETS[preset].items())
 
 
 # --- plans and statements -----------------------------------------------------------
