@@ -130,9 +130,12 @@ def line_chart(title, points, unit_format, width=760, height=220):
                    'text-anchor="end">%s</text>' % (left, y, width - right, y, left - 6, y + 4, escape(unit_format(v))))
     out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (
         COLORS['line'], ' '.join('%.1f,%.1f' % c for c in coords)))
-    for index in sorted({0, len(points) // 2, len(points) - 1}):
+    last = len(points) - 1
+    for index in sorted({0, last // 2, last}):
         x, dummy = coords[index]
-        out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (x, height - 12, escape(points[index][0][:10])))
+        anchor = 'start' if index == 0 else 'end' if index == last else 'middle'
+        out.append('<text x="%.1f" y="%d" text-anchor="%s">%s</text>' % (
+            x, height - 12, anchor, escape(points[index][0][:10])))
     out.append('</svg>')
     return ''.join(out)
 
