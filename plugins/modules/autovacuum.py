@@ -392,6 +392,7 @@ def lock_holders(conn, relation_ids):
         SELECT DISTINCT l.pid, a.application_name, a.backend_type, a.state, left(a.query, 120) AS query
           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
          WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND l.relation = ANY(%s::oid[]) AND l.mode = ANY(%s)
          ORDER BY l.pid""", ([int(r) for r in relation_ids if r], CONFLICTING_MODES))
     described = []

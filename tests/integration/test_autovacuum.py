@@ -281,15 +281,20 @@ def test_toast_options_on_a_table_without_toast_are_refused(cluster, prefect_db,
     assert cluster.fingerprint(prefect_db) == before
 
 
-def test_a_locked_table_fails_within_lock_timeout_and_the_others_are_applied(cluster, prefect_db, module_runner):
+def test_a_locked_table_fails_within_lock_timeout_and_the_others_are_applied(cluster, prefect_db, prefect_template,
+                                                                             module_runner):
+    # a decoy: the same table (same OID, cloned from the same template) locked in another database
+    other_db = cluster.clone(prefect_template)
+    decoy = cluster.connect(other_db)
     holder = cluster.connect(prefect_db)
     args = {'lock_timeout': '1s', 'tables': {'events': {'autovacuum_vacuum_scale_factor': 0.02},
                                              'log': {'autovacuum_vacuum_scale_factor': 0.01},
                                              'flow_run': {'autovacuum_vacuum_threshold': 500}}}
     try:
-        with holder.cursor() as cur:
-            cur.execute('BEGIN')
-            cur.execute('LOCK TABLE log IN SHARE UPDATE EXCLUSIVE MODE')
+        for conn in (decoy, holder):
+            with conn.cursor() as cur:
+                cur.execute('BEGIN')
+                cur.execute('LOCK TABLE log IN SHARE UPDATE EXCLUSIVE MODE')
         r = module_runner('autovacuum', args, dbname=prefect_db).result
         with holder.cursor() as cur:  # the module came back while the lock was still held
             cur.execute("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'log'::regclass "
@@ -298,16 +303,18 @@ def test_a_locked_table_fails_within_lock_timeout_and_the_others_are_applied(clu
         pid = holder.get_backend_pid()
     finally:
         holder.close()
+        decoy.close()
+        cluster.drop(other_db)
     assert r['failed'] is True
     assert r['changed'] is True
     assert r['failed_tables'] == ['log']
     assert r['changed_tables'] == ['events', 'flow_run']
     log = r['tables']['log']
     assert log['status'] == 'failed'
-    assert log['msg'].startswith('could not get the SHARE UPDATE EXCLUSIVE lock within lock_timeout=1s; '
-                                 'held by pid %d (prefectdb tests, idle in transaction: '
-                                 'LOCK TABLE log IN SHARE UPDATE EXCLUSIVE MODE)' % pid)
-    assert 'the table was left unchanged' in log['msg']
+    assert log['msg'] == ('could not get the SHARE UPDATE EXCLUSIVE lock within lock_timeout=1s; '
+                          'held by pid %d (prefectdb tests, idle in transaction: '
+                          'LOCK TABLE log IN SHARE UPDATE EXCLUSIVE MODE); '
+                          'the table was left unchanged, retry later or raise lock_timeout' % pid)
     assert log['after'] == log['before'] == {}
     assert r['msg'].startswith('autovacuum: 1 of 3 tables failed: log: could not get the SHARE UPDATE EXCLUSIVE lock')
     assert 'changed 2 of 3 tables (events, flow_run)' in r['msg']
