@@ -4,6 +4,7 @@
 #   make test        unit + integration tests, ansible-test sanity, ansible-lint (what .ci/run runs)
 #   make sanity SANITY_ARGS="plugins/modules/x.py"   sanity of some files only
 #   make integration PYTEST_ARGS="-k retention"     some integration tests only
+#   make molecule    the roles' molecule scenarios
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,7 +26,7 @@ DEMO_DAYS ?= 180
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help venv collection demo demo-stop test units integration sanity lint build clean
+.PHONY: help venv collection demo demo-stop test units integration molecule sanity lint build clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -58,7 +59,7 @@ demo: venv
 demo-stop:
 	$(DEMO_ENV) scripts/pgcluster.sh stop
 
-test: units integration sanity lint
+test: units integration molecule sanity lint
 
 units: venv
 	$(BIN)/pytest -q tests/unit
@@ -66,6 +67,13 @@ units: venv
 integration: venv
 	$(TEST_ENV) scripts/ensure_packages.sh
 	$(TEST_ENV) $(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+# Each role's scenario: converge, idempotence, verify against the test cluster.
+molecule: venv
+	$(TEST_ENV) scripts/ensure_packages.sh
+	for role in hourly daily weekly monthly; do \
+	    (cd roles/$$role && PATH=$(BIN):$$PATH $(TEST_ENV) $(BIN)/molecule test) || exit 1; \
+	done
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>/ and
 # fetches a pip bootstrap script from the internet: give it an offline stand-in.
