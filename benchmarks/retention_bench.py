@@ -1,0 +1,148 @@
+"""Retention benchmark: the retention module, Prefect 3.9.1's own vacuum functions run
+to completion, and the set-based floor, each on a fresh clone of a benchmark dataset,
+with default settings (events, flow_runs; 90 days; events 7 days; heartbeats 7 days)
+and the dataset's own `now`.
+
+    flock /tmp/prefectdb-bench.lock .venv/bin/python benchmarks/retention_bench.py \
+        --dataset bench_20k --runs module,floor,prefect
+
+Prints one JSON document with every figure, and checks that the three leave the same
+number of rows in every table. Clones are dropped afterwards (one at a time exists).
+"""
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
+sys.path.insert(0, HERE)
+
+from prefect_reference import TABLES, run_reference  # noqa: E402
+from retention_floor import run_floor  # noqa: E402
+from testbed import run_playbook  # noqa: E402
+
+PASSWORD = os.environ.get('PGPASSWORD', 'prefectdb-local')
+SETTINGS = {'enabled': ['events', 'flow_runs'], 'retention_period': 90 * 86400, 'events_retention_period': 7 * 86400,
+            'event_retention_overrides': {'prefect.flow-run.heartbeat': 7 * 86400}, 'batch_size': 200}
+
+
+def connect(port, dbname):
+    conn = psycopg2.connect(host='127.0.0.1', port=port, user='postgres', password=PASSWORD, dbname=dbname)
+    conn.autocommit = True
+    return conn
+
+
+def sql(port, dbname, statement, params=None):
+    conn = connect(port, dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def clone(port, template, name):
+    sql(port, 'postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    began = time.monotonic()
+    sql(port, 'postgres', 'CREATE DATABASE "%s" TEMPLATE "%s" STRATEGY = FILE_COPY' % (name, template))
+    sql(port, name, 'CHECKPOINT')
+    return round(time.monotonic() - began, 1)
+
+
+def counts(port, dbname):
+    return dict((t, sql(port, dbname, 'SELECT count(*) FROM %s' % t)[0][0]) for t in TABLES)
+
+
+def size(port, dbname):
+    return sql(port, dbname, 'SELECT pg_database_size(current_database())')[0][0]
+
+
+def cleanup_figures(cleanup):
+    keys = ('seconds', 'batches', 'batch_seconds', 'rows_per_second', 'deleted', 'updated', 'status', 'retries',
+            'strategy')
+    return dict((k, cleanup[k]) for k in keys if k in cleanup)
+
+
+def run_module(port, dbname, now, extra=None):
+    args = {'enabled': SETTINGS['enabled'], 'now': now}
+    args.update(extra or {})
+    play = [{'hosts': 'all', 'gather_facts': False,
+             'module_defaults': {'group/prefectdb.maintenance.postgres': {
+                 'login_host': '127.0.0.1', 'login_port': port, 'login_user': 'postgres',
+                 'login_password': PASSWORD, 'login_db': dbname}},
+             'tasks': [{'name': 'module under test', 'prefectdb.maintenance.retention': args}]}]
+    began = time.monotonic()
+    run = run_playbook(play, timeout=7200)
+    wall = time.monotonic() - began
+    result = run.result
+    if run.rc != 0 or result.get('failed'):
+        raise RuntimeError('module failed: %s\n%s' % (result.get('msg'), run.stdout[-3000:]))
+    batches = list(result['cleanups'].values())
+    return {
+        'seconds': result['seconds'],
+        'wall_seconds_with_ansible': round(wall, 2),
+        'peak_memory_kb': result['peak_memory_kb'],
+        'max_batch_seconds': max(c['batch_seconds']['max'] or 0 for c in batches),
+        'p95_batch_seconds': max(c['batch_seconds']['p95'] or 0 for c in batches),
+        'batches': sum(c['batches'] for c in batches),
+        'cleanups': dict((name, cleanup_figures(c)) for name, c in result['cleanups'].items()),
+        'deleted': result['deleted'],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    parser.add_argument('--dataset', required=True)
+    parser.add_argument('--port', type=int, default=54331)
+    parser.add_argument('--now', default='2026-11-27T00:00:00Z')
+    parser.add_argument('--runs', default='module,floor,prefect')
+    parser.add_argument('--module-args', default='{}', help='extra module options, JSON')
+    args = parser.parse_args()
+    now = datetime.datetime.fromisoformat(args.now.replace('Z', '+00:00'))
+    report = {'dataset': args.dataset, 'now': args.now, 'settings': SETTINGS,
+              'size_bytes': size(args.port, args.dataset), 'before': counts(args.port, args.dataset), 'runs': {}}
+    remaining = {}
+    for what in args.runs.split(','):
+        name = 'ret_bench_%s' % what
+        clone_seconds = clone(args.port, args.dataset, name)
+        try:
+            if what == 'module':
+                figures = run_module(args.port, name, args.now, json.loads(args.module_args))
+            elif what == 'floor':
+                dsn = 'host=127.0.0.1 port=%d dbname=%s user=postgres password=%s' % (args.port, name, PASSWORD)
+                figures = run_floor(dsn, now)
+            elif what == 'prefect':
+                url = 'postgresql+asyncpg://postgres:%s@127.0.0.1:%d/%s' % (PASSWORD, args.port, name)
+                figures = run_reference(os.path.join(REPO, '.venv-prefect', 'bin', 'python'), url, args.now, SETTINGS,
+                                        timeout=4 * 3600)
+            else:
+                raise SystemExit('unknown run %r' % what)
+            figures['clone_seconds'] = clone_seconds
+            remaining[what] = counts(args.port, name)
+            report['runs'][what] = figures
+            print('%s: %s s' % (what, figures['seconds']), file=sys.stderr)
+        finally:
+            sql(args.port, 'postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    report['remaining'] = remaining
+    report['same_rows_left'] = len(set(json.dumps(v, sort_keys=True) for v in remaining.values())) <= 1
+    if 'floor' in report['runs']:
+        floor = report['runs']['floor']['seconds']
+        for what in ('module', 'prefect'):
+            if what in report['runs']:
+                report['runs'][what]['x_floor'] = round(report['runs'][what]['seconds'] / floor, 2)
+    if 'module' in report['runs'] and 'prefect' in report['runs']:
+        report['prefect_over_module'] = round(report['runs']['prefect']['seconds'] /
+                                              report['runs']['module']['seconds'], 1)
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == '__main__':
+    main()
