@@ -1,0 +1,67 @@
+"""The collection as users get it: a tarball that installs offline, docs that render,
+and an execution environment definition ansible-builder accepts."""
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from testbed import BIN, REPO
+
+MODULES = ['info', 'health', 'autovacuum', 'retention', 'vacuum', 'reindex', 'backup']
+
+
+@pytest.fixture(scope='module')
+def tarball(tmp_path_factory):
+    out = tmp_path_factory.mktemp('dist')
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), REPO],
+                   check=True, capture_output=True, text=True)
+    built = [p for p in os.listdir(out) if p.endswith('.tar.gz')]
+    assert built == ['prefectdb-maintenance-0.1.0.tar.gz']
+    return os.path.join(str(out), built[0])
+
+
+def test_tarball_leaves_out_generated_junk(tarball):
+    listing = subprocess.run(['tar', '-tzf', tarball], check=True, capture_output=True, text=True).stdout.split()
+    for junk in ('.venv/', '.venv-prefect/', '.pg/', '.build/', 'reports/', 'tests/output/', '.git/'):
+        assert not any(name.startswith(junk) for name in listing), junk
+    for needed in ['galaxy.yml', 'meta/runtime.yml', 'plugins/filter/json_query.py', 'roles/daily/tasks/main.yml',
+                   'playbooks/daily.yml'] + ['plugins/modules/%s.py' % m for m in MODULES]:
+        assert needed in listing, needed
+
+
+def test_tarball_installs_offline_and_every_module_renders(tarball, tmp_path):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path), ANSIBLE_GALAXY_SERVER='http://127.0.0.1:9/',
+               no_proxy='*')
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--offline', '-p', str(tmp_path),
+                    tarball], check=True, capture_output=True, text=True, env=env)
+    assert os.path.isfile(os.path.join(str(tmp_path), 'ansible_collections', 'prefectdb', 'maintenance',
+                                       'MANIFEST.json'))
+    for module in MODULES:
+        doc = subprocess.run([os.path.join(BIN, 'ansible-doc', ), 'prefectdb.maintenance.%s' % module],
+                             check=True, capture_output=True, text=True, env=env).stdout
+        assert 'login_host' in doc and 'EXAMPLES' in doc, module
+    doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'filter', 'prefectdb.maintenance.json_query'],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    assert 'JMESPath' in doc
+    roles = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'role', '-l', 'prefectdb.maintenance'],
+                           check=True, capture_output=True, text=True, env=env).stdout
+    for role in ('hourly', 'daily', 'weekly', 'monthly'):
+        assert 'prefectdb.maintenance.%s' % role in roles
+
+
+def test_execution_environment_definition_builds_a_context(tarball, tmp_path):
+    shutil.copy(os.path.join(REPO, 'execution-environment.yml'), str(tmp_path))
+    shutil.copy(tarball, str(tmp_path))
+    subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', 'execution-environment.yml', '-c', 'ctx'],
+                   cwd=str(tmp_path), check=True, capture_output=True, text=True)
+    context = tmp_path / 'ctx'
+    containerfile = (context / 'Dockerfile').read_text()
+    assert 'ansible-galaxy collection install' in containerfile
+    assert 'pg_repack_' in containerfile and 'postgresql${PG_MAJOR}' in containerfile
+    requirements = (context / '_build' / 'requirements.txt').read_text()
+    assert 'psycopg2-binary' in requirements and 'jmespath' in requirements
+    galaxy = yaml.safe_load((context / '_build' / 'requirements.yml').read_text())
+    assert galaxy['collections'] == [{'name': 'prefectdb-maintenance-0.1.0.tar.gz', 'type': 'file'}]
+    assert (context / '_build' / 'collections' / 'prefectdb-maintenance-0.1.0.tar.gz').exists()
