@@ -26,7 +26,7 @@ def test_tarball_leaves_out_generated_junk(tarball):
     listing = subprocess.run(['tar', '-tzf', tarball], check=True, capture_output=True, text=True).stdout.split()
     for junk in ('.venv/', '.venv-prefect/', '.pg/', '.build/', 'reports/', 'tests/output/', '.git/'):
         assert not any(name.startswith(junk) for name in listing), junk
-    for needed in ['galaxy.yml', 'meta/runtime.yml', 'plugins/filter/json_query.py', 'roles/daily/tasks/main.yml',
+    for needed in ['MANIFEST.json', 'meta/runtime.yml', 'plugins/filter/json_query.py', 'roles/daily/tasks/main.yml',
                    'playbooks/daily.yml'] + ['plugins/modules/%s.py' % m for m in MODULES]:
         assert needed in listing, needed
 
