@@ -49,11 +49,13 @@ demo: venv
 	eval "$$($(DEMO_ENV) scripts/pgcluster.sh env)"; \
 	scripts/prefect_schema.sh prefect_template; \
 	if ! psql -X -tAq -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'prefect'" | grep -q 1; then \
-	    psql -X -q -d postgres -c "CREATE DATABASE prefect_filling TEMPLATE prefect_template"; \
+	    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS prefect_filling" -c "CREATE DATABASE prefect_filling TEMPLATE prefect_template"; \
 	    $(BIN)/python scripts/synth_history.py --db prefect_filling --flow-runs $(DEMO_FLOW_RUNS) --days $(DEMO_DAYS); \
 	    psql -X -q -d postgres -c "ALTER DATABASE prefect_filling RENAME TO prefect"; \
 	fi
-	$(DEMO_ENV) $(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/daily.yml
+	$(DEMO_ENV) PREFECTDB_REPORT_DIR=$(CURDIR)/reports/demo $(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/daily.yml
+	@echo
+	@echo "The report: $(CURDIR)/reports/demo/daily.html (and daily.md, daily.json)"
 	@echo "The demo cluster stays up: eval \"\$$($(DEMO_ENV) scripts/pgcluster.sh env)\"; psql -d prefect.  Stop it with: make demo-stop"
 
 demo-stop:
