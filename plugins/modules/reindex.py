@@ -247,6 +247,11 @@ if psycopg2 is not None:
 MODULE_NAME = 'reindex'
 
 
+def server_error(e):
+    """The server's message of a psycopg2 error on one line (a lock timeout says which lock it waited for)."""
+    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
+
+
 class Inputs(object):
     """The module's options, checked and converted; fails the module on bad input."""
 
@@ -516,10 +521,20 @@ def main():
                     left.append(plan.index_name(entry['index']))
                     reports.append(planned_report(entry, 'not_started'))
                     continue
-                reports.append(worker.rebuild(entry))
+                try:
+                    reports.append(worker.rebuild(entry))
+                except psycopg2.Error as e:  # reading the catalogs around it failed
+                    failed = planned_report(entry, 'failed')
+                    failed['message'] = server_error(e)
+                    reports.append(failed)
             # after: what the rebuilds (or someone else meanwhile) left on these tables
-            worker.apply_leftover_plan(
-                worker.leftover_plan(table_stats.indexes_on_tables(conn, tables), rebuilding), 'after')
+            try:
+                worker.apply_leftover_plan(
+                    worker.leftover_plan(table_stats.indexes_on_tables(conn, tables), rebuilding), 'after')
+            except psycopg2.Error as e:
+                after_scan_error = 'the search for leftovers after the rebuilds failed: %s' % server_error(e)
+            else:
+                after_scan_error = None
 
             done = [r for r in reports if r['status'] == 'done']
             result.update(indexes=reports, leftovers=worker.leftovers, left=left,
@@ -527,10 +542,16 @@ def main():
                                               if r['bytes_after'] is not None) + worker.dropped_bytes)
             changed = bool(done) or any(r['action'] == 'dropped' for r in worker.leftovers)
             msg = summary(reports, worker.leftovers, left, False)
-            if any(r['status'] == 'failed' for r in reports) or any(r['action'] == 'failed' for r in worker.leftovers):
+            if after_scan_error:
+                msg = '%s; %s' % (msg, after_scan_error)
+            if (after_scan_error or any(r['status'] == 'failed' for r in reports)
+                    or any(r['action'] == 'failed' for r in worker.leftovers)):
                 module.fail_json(changed=changed, msg='%s. Indexes not marked done are as before.' % msg,
                                  **jsonable(result))
             module.exit_json(changed=changed, msg=msg, **jsonable(result))
+    except psycopg2.Error as e:
+        module.fail_json(changed=False, msg='reindex: the server refused a statement while planning: %s. '
+                                           'Nothing was changed.' % server_error(e))
     finally:
         conn.close()
 

@@ -299,6 +299,11 @@ if psycopg2 is not None:
     from psycopg2 import sql as pgsql
 
 MODULE_NAME = 'vacuum'
+
+
+def server_error(e):
+    """The server's message of a psycopg2 error on one line (a lock timeout says which lock it waited for)."""
+    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 LOCK_NOT_AVAILABLE = '55P03'
 FULL_REFUSED = ('mode=full refused: VACUUM FULL takes an ACCESS EXCLUSIVE lock that blocks every read and write of '
                 'each table for the whole rewrite, so Prefect stalls on it. Set allow_full: true to accept that, or use '
@@ -637,7 +642,12 @@ def main():
                     left.append(plan.qualified(entry['table']))
                     reports.append(planned_entry(entry, status='not_started'))
                     continue
-                reports.append(run_table(conn, entry, entry.get('sql'), repack))
+                try:
+                    reports.append(run_table(conn, entry, entry.get('sql'), repack))
+                except psycopg2.Error as e:  # reading the statistics around it failed
+                    failed = planned_entry(entry, status='failed')
+                    failed['message'] = server_error(e)
+                    reports.append(failed)
             done = [r for r in reports if r['status'] == 'done']
             result.update(
                 tables=reports, left=left,
@@ -651,6 +661,9 @@ def main():
                 module.fail_json(changed=changed, msg='%s. The tables marked done were processed; the failed ones are '
                                                       'as before.' % msg, **jsonable(result))
             module.exit_json(changed=changed, msg=msg, **jsonable(result))
+    except psycopg2.Error as e:
+        module.fail_json(changed=False, msg='vacuum: the server refused a statement while planning: %s. '
+                                           'Nothing was changed.' % server_error(e))
     finally:
         conn.close()
 
