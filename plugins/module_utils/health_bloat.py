@@ -27,8 +27,8 @@ STALE_FRACTION = 0.2          # rows changed since the last ANALYZE, as a fracti
 
 
 def align(value, alignment):
-    """Round value up to a multiple of alignment (like TYPEALIGN)."""
-    value = int(math.ceil(value))
+    """Round value up to a multiple of alignment (like TYPEALIGN); float noise is ignored."""
+    value = int(math.ceil(value - 1e-6))
     return ((value + alignment - 1) // alignment) * alignment
 
 
@@ -55,18 +55,32 @@ def _data_width(columns):
     return offset
 
 
+def _null_probability(columns):
+    """Share of tuples carrying a null bitmap: at least the most often NULL column's."""
+    return max([float(c.get('null_frac') or 0) for c in columns] or [0.0])
+
+
+def _tuple_bytes(columns, header, header_with_bitmap, maxalign):
+    """Average tuple size: tuples without a NULL (plain header, every column) and tuples
+    with one (header with the null bitmap, only the columns present), weighted."""
+    with_nulls = _null_probability(columns)
+    full = _data_width([dict(c, null_frac=0) for c in columns])
+    plain = align(header, maxalign) + align(full, maxalign)
+    if with_nulls <= 0:
+        return plain
+    rest = max(0.0, (_data_width(columns) - (1 - with_nulls) * full) / with_nulls)
+    nulls = align(header_with_bitmap, maxalign) + align(rest, maxalign)
+    return (1 - with_nulls) * plain + with_nulls * nulls
+
+
 def heap_tuple_bytes(columns, maxalign=8):
     """Average on-page size of one heap tuple (header, null bitmap, aligned data)."""
-    has_nulls = any(float(c.get('null_frac') or 0) > 0 for c in columns)
-    header = HEAP_TUPLE_HEADER + ((len(columns) + 7) // 8 if has_nulls else 0)
-    return align(header, maxalign) + align(_data_width(columns), maxalign)
+    return _tuple_bytes(columns, HEAP_TUPLE_HEADER, HEAP_TUPLE_HEADER + (len(columns) + 7) // 8, maxalign)
 
 
 def btree_tuple_bytes(columns, maxalign=8):
-    """Average size of one B-tree leaf tuple."""
-    has_nulls = any(float(c.get('null_frac') or 0) > 0 for c in columns)
-    header = INDEX_TUPLE_HEADER + (INDEX_NULL_BITMAP if has_nulls else 0)
-    return align(header, maxalign) + align(_data_width(columns), maxalign)
+    """Average size of one B-tree leaf tuple; only tuples holding a NULL carry the bitmap."""
+    return _tuple_bytes(columns, INDEX_TUPLE_HEADER, INDEX_TUPLE_HEADER + INDEX_NULL_BITMAP, maxalign)
 
 
 def current_tuples(reltuples, relpages, current_pages):
@@ -125,7 +139,8 @@ def estimate_table_bloat(table, columns, block_size=8192, maxalign=8):
     usable = block_size - PAGE_HEADER - block_size * (100 - fillfactor) / 100.0
     all_fixed = all((c.get('attlen') or -1) > 0 for c in columns)
     per_page = usable / tuple_bytes
-    per_page = math.floor(per_page) if all_fixed else per_page
+    # whole tuples fit on a page: fixed-width ones exactly, variable-width ones leave half a tuple free on average
+    per_page = math.floor(per_page) if all_fixed else per_page - 0.5
     per_page = max(1.0, min(per_page, (block_size - PAGE_HEADER) // (HEAP_TUPLE_HEADER + 1 + ITEM_ID)))
     expected_pages = int(math.ceil(tuples / per_page)) if tuples > 0 else 0
     result = dict(base, method='pg_stats', reliable=not reasons, reasons=reasons, tuple_bytes=tuple_bytes,

@@ -109,7 +109,7 @@ def prefect_schema(ctx):
 # --- tables ----------------------------------------------------------------------
 
 _TABLES_SQL = """
-    SELECT c.oid AS relid, n.nspname AS schema, c.relname AS name,
+    SELECT c.oid AS relid, n.nspname AS schema, c.relname AS name, NULLIF(c.reltoastrelid, 0) AS toast_relid,
            {sizes},
            c.relpages, c.reltuples, c.reloptions, t.reloptions AS toast_reloptions,
            age(c.relfrozenxid) AS relfrozenxid_age, mxid_age(c.relminmxid) AS relminmxid_age,
@@ -184,6 +184,7 @@ def _table_facts(row, pschema, server):
     toast_bytes = int(row['toast_bytes'])
     return {
         'relid': int(row['relid']),
+        'toast_relid': _int(row['toast_relid']),
         'schema': row['schema'],
         'name': row['name'],
         'qualified': '%s.%s' % (row['schema'], row['name']),
@@ -374,6 +375,7 @@ def collect_bloat(ctx):
         estimate = estimate_table_bloat(table, columns.get(table['relid'], []), block_size)
         estimate['relation'] = table['qualified']
         estimate['pgstattuple_approx'] = None
+        estimate['toast_pgstattuple_approx'] = None
         table_estimates.append(estimate)
 
     pgstattuple = {'installed': False, 'usable': False, 'used_for': []}
@@ -381,31 +383,37 @@ def collect_bloat(ctx):
     if function:
         pgstattuple.update(installed=True, usable=bool(function['can_execute']), schema=function['schema'])
     if ctx.use_pgstattuple and pgstattuple['usable']:
+        floor = t.get('bloat_min_bytes', 0)
         by_name = dict((table['qualified'], table) for table in tables)
         for estimate in table_estimates:
             table = by_name[estimate['relation']]
-            if table['heap_main_bytes'] < t.get('bloat_min_bytes', 0):
-                continue
-            flagged = (not estimate.get('reliable')) or (estimate.get('bloat_ratio_percent') is None and
-                                                         estimate.get('wasted_bytes')) or \
-                (estimate.get('bloat_ratio_percent') or 0) > t.get('bloat_warning_percent', 0)
-            if not flagged:
-                continue
-            try:
-                row = fetch_one(ctx.conn, 'SELECT * FROM %s.pgstattuple_approx(%%s::oid::regclass)' % (
-                    _quote_ident(function['schema'])), (table['relid'],))
-            except psycopg2.Error as e:
-                estimate['pgstattuple_approx'] = {'error': ' '.join(str(e).split())}
-                continue
-            figures = pgstattuple_wasted(row)
-            figures['scanned_percent'] = _float(row.get('scanned_percent'))
-            figures['method'] = 'pgstattuple_approx'
-            estimate['pgstattuple_approx'] = figures
-            pgstattuple['used_for'].append(estimate['relation'])
+            ratio = estimate.get('bloat_ratio_percent')
+            flagged = not estimate.get('reliable') or (ratio is None and estimate.get('wasted_bytes')) or \
+                (ratio or 0) > t.get('bloat_warning_percent', 0)
+            if flagged and table['heap_main_bytes'] >= floor:
+                estimate['pgstattuple_approx'] = _approx(ctx, function['schema'], table['relid'])
+                pgstattuple['used_for'].append(estimate['relation'])
+            toast_heavy = any(r.startswith('TOAST-heavy') for r in estimate.get('reasons') or [])
+            if toast_heavy and table['toast_relid'] and table['toast_bytes'] >= floor:
+                estimate['toast_pgstattuple_approx'] = _approx(ctx, function['schema'], table['toast_relid'])
+                pgstattuple['used_for'].append(estimate['relation'] + ' (TOAST)')
 
     index_estimates = [dict(e, table=i['table']) for i, e in _index_estimates(ctx, tables, block_size)]
     return {'tables': table_estimates, 'indexes': index_estimates, 'pgstattuple': pgstattuple,
             'block_size': block_size}
+
+
+def _approx(ctx, schema, relid):
+    """pgstattuple_approx() figures for one relation, or the error it raised."""
+    try:
+        row = fetch_one(ctx.conn, 'SELECT * FROM %s.pgstattuple_approx(%%s::oid::regclass)' % _quote_ident(schema),
+                        (relid,))
+    except psycopg2.Error as e:
+        return {'error': ' '.join(str(e).split())}
+    figures = pgstattuple_wasted(row)
+    figures['scanned_percent'] = _float(row.get('scanned_percent'))
+    figures['method'] = 'pgstattuple_approx'
+    return figures
 
 
 def _quote_ident(name):

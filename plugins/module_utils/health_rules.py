@@ -159,33 +159,42 @@ def rule_dead_rows(facts, t):
 def rule_table_bloat(facts, t):
     out = []
     for item in facts.get('tables') or []:
+        name = item['relation']
         approx = item.get('pgstattuple_approx') or {}
         measured = approx.get('wasted_bytes') is not None
-        figures = approx if measured else item
-        wasted = figures.get('wasted_bytes')
-        if wasted is None or wasted < t['bloat_min_bytes']:
-            continue
-        ratio = figures.get('bloat_ratio_percent')
-        reliable = measured or item.get('reliable')
-        name = item['relation']
-        how = 'pgstattuple_approx' if measured else 'estimate (%s)' % item.get('method')
-        remedy = ('VACUUM makes the space reusable but does not shrink %s; to give it back to the operating system '
-                  'rebuild it online with pg_repack (prefectdb.maintenance.vacuum) or VACUUM FULL in a maintenance '
-                  'window' % name)
-        caveat = '' if reliable else ' (estimate unreliable: %s; confirm with pgstattuple)' % '; '.join(
-            item.get('reasons') or [])
-        if ratio is None or ratio > t['bloat_critical_percent']:
-            severity = 'critical' if reliable else 'warning'
-            out.append(finding('table_bloat', 'bloat', severity, name, ratio, t['bloat_critical_percent'],
-                               '%s wastes %s (%s of the table, bloat %s) by %s%s' % (
-                                   name, _bytes(wasted), _pct(figures.get('wasted_percent') or 0),
-                                   'total' if ratio is None else _pct(ratio), how, caveat), remedy))
-        elif ratio > t['bloat_warning_percent']:
-            out.append(finding('table_bloat', 'bloat', 'warning', name, ratio, t['bloat_warning_percent'],
-                               '%s wastes %s (bloat %s) by %s%s' % (name, _bytes(wasted), _pct(ratio), how, caveat),
-                               remedy))
+        finding_ = _bloat_finding(name, approx if measured else item, measured or item.get('reliable'),
+                                  'pgstattuple_approx' if measured else 'estimate (%s)' % item.get('method'),
+                                  item.get('reasons'), t)
+        if finding_:
+            out.append(finding_)
+        toast = item.get('toast_pgstattuple_approx') or {}
+        if toast.get('wasted_bytes') is not None:
+            finding_ = _bloat_finding('%s (TOAST)' % name, toast, True, 'pgstattuple_approx', None, t)
+            if finding_:
+                out.append(finding_)
     return out, 'no table wastes more than %s of its needed size (above %s)' % (
         _pct(t['bloat_warning_percent']), _bytes(t['bloat_min_bytes']))
+
+
+def _bloat_finding(name, figures, reliable, how, reasons, t):
+    wasted = figures.get('wasted_bytes')
+    if wasted is None or wasted < t['bloat_min_bytes']:
+        return None
+    ratio = figures.get('bloat_ratio_percent')
+    table = name.replace(' (TOAST)', '')
+    remedy = ('VACUUM makes the space reusable but does not shrink %s; to give it back to the operating system '
+              'rebuild it online with pg_repack (prefectdb.maintenance.vacuum) or VACUUM FULL in a maintenance '
+              'window' % table)
+    caveat = '' if reliable else ' (estimate unreliable: %s; confirm with pgstattuple)' % '; '.join(reasons or [])
+    if ratio is None or ratio > t['bloat_critical_percent']:
+        return finding('table_bloat', 'bloat', 'critical' if reliable else 'warning', name, ratio,
+                       t['bloat_critical_percent'], '%s wastes %s (%s of it, bloat %s) by %s%s' % (
+                           name, _bytes(wasted), _pct(figures.get('wasted_percent') or 0),
+                           'total' if ratio is None else _pct(ratio), how, caveat), remedy)
+    if ratio > t['bloat_warning_percent']:
+        return finding('table_bloat', 'bloat', 'warning', name, ratio, t['bloat_warning_percent'],
+                       '%s wastes %s (bloat %s) by %s%s' % (name, _bytes(wasted), _pct(ratio), how, caveat), remedy)
+    return None
 
 
 def rule_index_bloat(facts, t):

@@ -114,6 +114,15 @@ def test_table_bloat(item, severity):
         assert 'TOAST-heavy' in found[0]['message'] and 'pgstattuple' in found[0]['message']
 
 
+def test_toast_bloat_measured_by_pgstattuple_approx():
+    item = bloat_item(5.0, reliable=False, reasons=['TOAST-heavy: most of the table lives in TOAST'])
+    item['toast_pgstattuple_approx'] = {'wasted_bytes': 400 * 2 ** 20, 'bloat_ratio_percent': 150.0,
+                                        'wasted_percent': 60.0}
+    found = problems(evaluate({'bloat': {'tables': [item], 'indexes': []}}, T, ['bloat']))
+    assert [(f['subject'], f['severity']) for f in found] == [('public.events (TOAST)', 'critical')]
+    assert 'pg_repack' in found[0]['remediation'] and '(TOAST)' not in found[0]['remediation']
+
+
 def test_index_bloat():
     facts = {'bloat': {'tables': [], 'indexes': [
         {'relation': 'public.pk_events', 'method': 'pg_stats', 'wasted_bytes': 50 * 2 ** 20, 'bloat_ratio_percent': 180.0},
