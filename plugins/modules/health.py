@@ -353,7 +353,8 @@ facts:
         - tables and indexes (lists) with relation, method (C(pg_stats), C(dead_rows) lower bound,
           C(catalog_widths), null when not estimated), actual_bytes, expected_bytes, wasted_bytes, wasted_percent,
           bloat_ratio_percent (wasted relative to the space in use), reliable, reasons; tables also
-          pgstattuple_approx (the measured figures or null).
+          pgstattuple_approx (the measured heap figures or null) and toast_pgstattuple_approx (measured for
+          TOAST-heavy tables, whose TOAST the estimate does not cover).
         - pgstattuple (installed, usable, used_for).
       type: dict
     indexes:
