@@ -203,10 +203,6 @@ if psycopg2 is not None:
 MODULE_NAME = 'backup'
 
 
-def server_error(e):
-    """The server's message of a psycopg2 error on one line (a lock timeout says which lock it waited for)."""
-    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
-
 # the tables whose data pg_dump writes: ordinary tables outside the system schemas, not owned by an extension
 TABLES_SQL = """
     SELECT n.nspname AS schema, c.relname AS name
@@ -216,6 +212,11 @@ TABLES_SQL = """
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      ORDER BY 1, 2"""
+
+
+def server_error(e):
+    """The server's message of a psycopg2 error, on one line."""
+    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
 class Failure(Exception):
@@ -346,7 +347,7 @@ def main():
             run_backup(module, conn, dest, lock_timeout, reserve)
     except psycopg2.Error as e:
         module.fail_json(changed=False, msg='backup: the server refused a statement while planning: %s. '
-                                           'Nothing was changed.' % server_error(e))
+                                            'Nothing was changed.' % server_error(e))
     finally:
         conn.close()
 
@@ -467,7 +468,7 @@ def run_backup(module, conn, dest, lock_timeout, reserve):
         if os.path.exists(partial):
             os.remove(partial)
         result['commands'] = backup.commands
-        reason = ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
+        reason = server_error(e)
         module.fail_json(changed=False, msg='backup of %s failed: %s. The unverified dump was removed; older dumps are '
                                             'untouched.' % (dbname, reason), **jsonable(result))
 
@@ -483,8 +484,11 @@ def run_backup(module, conn, dest, lock_timeout, reserve):
     result['dump'].update(bytes=os.path.getsize(path), sha256=digest,
                           duration_seconds=round(time.monotonic() - started, 3))
     result['commands'] = backup.commands
-    verified = ('restored into %s with identical row counts (%d rows in %d tables)' % (
-        scratch, result['dump']['rows'], len(tables)) if scratch else 'listed %d tables' % len(tables))
+    if scratch:
+        verified = 'restored into %s with identical row counts (%s rows in %d tables)' % (
+            scratch, result['dump']['rows'], len(tables))
+    else:
+        verified = 'listed %d tables' % len(tables)
     module.exit_json(changed=True, msg='dumped %s to %s (%s), %s; kept %d, deleted %d older dump(s)' % (
         dbname, path, format_size(result['dump']['bytes']), verified, len(kept), len(removed)), **jsonable(result))
 

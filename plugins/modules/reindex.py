@@ -174,7 +174,10 @@ not_selected:
   returned: always
   type: list
   elements: dict
-  sample: [{"index": "public.ix_log__level", "table": "public.log", "reason": "160 kB, estimated bloat 0 bytes (0%): smaller than min_index_size 10 MB; below min_bloat_ratio 30%"}]
+  sample:
+    - index: public.ix_log__level
+      table: public.log
+      reason: "160 kB, estimated bloat 0 bytes (0%): smaller than min_index_size 10 MB; below min_bloat_ratio 30%"
 leftovers:
   description: Invalid indexes left by failed concurrent builds, found before, during (a failed attempt) or after the
     rebuilds, and what was done with each.
@@ -248,7 +251,7 @@ MODULE_NAME = 'reindex'
 
 
 def server_error(e):
-    """The server's message of a psycopg2 error on one line (a lock timeout says which lock it waited for)."""
+    """The server's message of a psycopg2 error, on one line."""
     return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
@@ -551,7 +554,7 @@ def main():
             module.exit_json(changed=changed, msg=msg, **jsonable(result))
     except psycopg2.Error as e:
         module.fail_json(changed=False, msg='reindex: the server refused a statement while planning: %s. '
-                                           'Nothing was changed.' % server_error(e))
+                                            'Nothing was changed.' % server_error(e))
     finally:
         conn.close()
 

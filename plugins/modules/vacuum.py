@@ -300,14 +300,15 @@ if psycopg2 is not None:
 
 MODULE_NAME = 'vacuum'
 
-
-def server_error(e):
-    """The server's message of a psycopg2 error on one line (a lock timeout says which lock it waited for)."""
-    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 LOCK_NOT_AVAILABLE = '55P03'
 FULL_REFUSED = ('mode=full refused: VACUUM FULL takes an ACCESS EXCLUSIVE lock that blocks every read and write of '
                 'each table for the whole rewrite, so Prefect stalls on it. Set allow_full: true to accept that, or use '
                 'mode=repack to rebuild tables online. Nothing was changed.')
+
+
+def server_error(e):
+    """The server's message of a psycopg2 error, on one line."""
+    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
 class Inputs(object):
@@ -381,8 +382,7 @@ def choose_tables(module, conn, inputs, repack_keys_of):
     keys = repack_keys_of(tables) if mode == 'repack' else None
     refusals = plan.explicit_refusals(tables, mode, inputs.max_full_size if mode == 'full' else None, keys)
     if refusals:
-        module.fail_json(msg='%s. Nothing was changed.' % ' '.join(refusals), changed=False,
-                         refused=[r for r in refusals])
+        module.fail_json(msg='%s. Nothing was changed.' % ' '.join(refusals), changed=False)
     return [{'table': t, 'reason': 'listed'} for t in tables], []
 
 
@@ -536,8 +536,8 @@ def summary(mode, reports, left, check_mode):
     for status in ('skipped', 'failed'):
         names = [r['table'] for r in reports if r['status'] == status]
         if names:
-            parts.append('%s: %s' % (status, ', '.join('%s (%s)' % (r['table'], r['message'])
-                                                        for r in reports if r['status'] == status)))
+            described = ['%s (%s)' % (r['table'], r['message']) for r in reports if r['status'] == status]
+            parts.append('%s: %s' % (status, ', '.join(described)))
     if left:
         parts.append('not started after max_runtime: %s' % ', '.join(left))
     return '; '.join(parts)
@@ -663,7 +663,7 @@ def main():
             module.exit_json(changed=changed, msg=msg, **jsonable(result))
     except psycopg2.Error as e:
         module.fail_json(changed=False, msg='vacuum: the server refused a statement while planning: %s. '
-                                           'Nothing was changed.' % server_error(e))
+                                            'Nothing was changed.' % server_error(e))
     finally:
         conn.close()
 

@@ -28,8 +28,8 @@ def databases(cluster):
     return set(name for (name,) in cluster.sql('postgres', 'SELECT datname FROM pg_database'))
 
 
-def test_a_backup_restores_into_a_scratch_database_with_identical_row_counts(cluster, history_db, module_runner,
-                                                                          tmp_path):
+def test_a_backup_restores_into_a_scratch_database_with_identical_row_counts(
+        cluster, history_db, module_runner, tmp_path):
     dest = tmp_path / 'backups'
     before_dbs = databases(cluster)
     run = module_runner('backup', {'dest': str(dest), 'verify': 'restore'}, dbname=history_db)
