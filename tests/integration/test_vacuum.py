@@ -1,10 +1,15 @@
 """vacuum on the real Prefect schema with synthetic history, through ansible-playbook."""
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 
+import pytest
 from ansible_collections.prefectdb.maintenance.plugins.module_utils import connection as c
-from testbed import PASSWORD
+from testbed import PASSWORD, REPO
 
 
 def bloat(cluster, db, table='log', keep_tenths=2):
@@ -278,3 +283,53 @@ def test_a_second_run_is_skipped_while_one_holds_the_lock(cluster, history_db, m
     assert run.results[0]['status'] == 'skipped' and r['changed'] is False
     assert 'another vacuum run holds the lock' in r['msg']
     assert stat(cluster, history_db, 'log')['vacuum_count'] == 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def as_postgres(cmd):
+    if os.geteuid() == 0:
+        cmd = ['runuser', '-u', 'postgres', '--'] + cmd
+    return subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def standby_port(cluster):
+    """A throwaway primary (scripts/pgcluster.sh) and a hot standby of it; the standby's port."""
+    base = tempfile.mkdtemp(prefix='prefectdb-vrb-standby-', dir='/var/tmp')
+    primary, standby = free_port(), free_port()
+    env = dict(os.environ, PREFECTDB_PG_PORT=str(primary), PREFECTDB_PG_DIR=os.path.join(base, 'primary'),
+               PREFECTDB_PG_FAST='1')
+    script = os.path.join(REPO, 'scripts', 'pgcluster.sh')
+    data = os.path.join(base, 'standby')
+    if os.geteuid() == 0:
+        shutil.chown(base, 'postgres')
+    try:
+        subprocess.run([script, 'start'], env=env, check=True, capture_output=True)
+        as_postgres([os.path.join(cluster.bindir, 'pg_basebackup'), '-D', data, '-R', '-X', 'stream', '-d',
+                     'host=127.0.0.1 port=%d user=postgres password=%s' % (primary, PASSWORD)])
+        with open(os.path.join(data, 'postgresql.auto.conf'), 'a') as f:
+            f.write("port = %d\nunix_socket_directories = '%s'\n" % (standby, data))
+        as_postgres([os.path.join(cluster.bindir, 'pg_ctl'), '-D', data, '-l', os.path.join(base, 'standby.log'),
+                     '-w', 'start'])
+        yield standby
+    finally:
+        if os.path.exists(os.path.join(data, 'postmaster.pid')):
+            as_postgres([os.path.join(cluster.bindir, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'])
+        subprocess.run([script, 'stop'], env=env, check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_vacuum_reindex_and_backup_refuse_on_a_standby(cluster, standby_port, module_runner, tmp_path):
+    conn = dict(cluster.connection_args('postgres'), login_port=standby_port)
+    for module, args in (('vacuum', {'tables': 'auto'}), ('reindex', {'indexes': 'auto'}),
+                         ('backup', {'dest': str(tmp_path)})):
+        r = module_runner(module, args, connection=conn).result
+        assert r['failed'] is True and r['changed'] is False, (module, r)
+        assert r['msg'].startswith('%s: database "postgres" on 127.0.0.1 port %d' % (module, standby_port))
+        assert 'is a standby server (in recovery) and read-only; nothing was changed' in r['msg']
+    assert os.listdir(str(tmp_path)) == []
