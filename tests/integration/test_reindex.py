@@ -285,3 +285,17 @@ def test_a_second_run_is_skipped_while_one_holds_the_lock(cluster, history_db, m
         holder.close()
     assert run.results[0]['status'] == 'skipped' and run.result['changed'] is False
     assert 'another reindex run holds the lock' in run.result['msg']
+
+
+def test_max_runtime_starts_no_new_rebuild_and_reports_what_was_left(cluster, history_db, module_runner):
+    query = "SELECT relname, relfilenode FROM pg_class WHERE relname IN ('pk_log', 'ix_log__level', 'ix_log__updated')"
+    before = dict(cluster.sql(history_db, query))
+    r = module_runner('reindex', {'indexes': ['pk_log', 'ix_log__level', 'ix_log__updated'], 'max_runtime': '1ms'},
+                      dbname=history_db).result
+    assert not r['failed'], r['msg']
+    assert [i['status'] for i in r['indexes']] == ['done', 'not_started', 'not_started']
+    assert r['left'] == ['public.ix_log__level', 'public.ix_log__updated']
+    assert r['msg'].endswith('not started after max_runtime: public.ix_log__level, public.ix_log__updated')
+    after = dict(cluster.sql(history_db, query))
+    assert after['pk_log'] != before['pk_log']
+    assert after['ix_log__level'] == before['ix_log__level'] and after['ix_log__updated'] == before['ix_log__updated']
