@@ -155,6 +155,10 @@ dump:
       description: Dump and verification time.
       type: float
       sample: 12.4
+    created:
+      description: The UTC time in its name.
+      type: str
+      sample: "2026-01-01T02:00:00Z"
 space:
   description: The check made before starting.
   returned: always
@@ -170,6 +174,13 @@ programs:
   returned: always
   type: dict
   sample: {"pg_dump": "/usr/lib/postgresql/15/bin/pg_dump", "pg_dump_version": "15.18.0"}
+notes:
+  description: Checks that could not be made, such as the server's free disk for the scratch restore when the module
+    does not run on the database host.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 commands:
   description: The command lines run (or planned); the password is never on them.
   returned: always

@@ -217,6 +217,14 @@ leftovers:
       description: Its size.
       type: int
       sample: 8192
+    statement:
+      description: The DROP statement, when one ran.
+      type: str
+      sample: DROP INDEX CONCURRENTLY IF EXISTS "public"."ix_log__timestamp_ccnew"
+    message:
+      description: The server's messages of failed drop attempts, or null.
+      type: str
+      sample: "drop attempt in phase retry: canceling statement due to lock timeout"
 left:
   description: Indexes not started because O(max_runtime) had passed.
   returned: always

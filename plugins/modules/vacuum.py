@@ -272,6 +272,11 @@ notes:
   type: list
   elements: str
   sample: []
+server_version_num:
+  description: The server's version as a number.
+  returned: always
+  type: int
+  sample: 150018
 '''
 
 import math
