@@ -5,6 +5,7 @@
 #   make sanity SANITY_ARGS="plugins/modules/x.py"   sanity of some files only
 #   make integration PYTEST_ARGS="-k retention"     some integration tests only
 #   make molecule    the roles' molecule scenarios
+#   make test-matrix the integration tests on PostgreSQL 15, 17 and 18 (Debian package roots; by hand, not in CI; MATRIX_MAJORS="17")
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -76,6 +77,11 @@ molecule: venv
 	for role in hourly daily weekly monthly; do \
 	    (cd roles/$$role && PATH=$(BIN):$$PATH $(TEST_ENV) $(BIN)/molecule test) || exit 1; \
 	done
+
+# The integration tests once per PostgreSQL major, each on a cluster of its own (docs/compatibility.md).
+.PHONY: test-matrix
+test-matrix: venv
+	scripts/test_matrix.sh $(MATRIX_MAJORS)
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>/ and
 # fetches a pip bootstrap script from the internet: give it an offline stand-in.

@@ -7,6 +7,10 @@
 #   PREFECTDB_PG_BINDIR  server binaries (default: pg_config --bindir, else newest /usr/lib/postgresql/*/bin)
 #   PREFECTDB_PG_FAST=1  fsync/synchronous_commit off: for tests only, never for benchmarks
 #   PREFECTDB_PG_PASSWORD superuser password over TCP (default prefectdb-local; trust on the socket)
+#   PREFECTDB_PG_ROOT    a Debian package root holding another PostgreSQL major, built by
+#                        scripts/pg_roots.sh: its server and client programs (made to run on this host
+#                        with the root's own loader and libraries) are used instead of the host's.
+#                        Data, socket and log stay where PREFECTDB_PG_DIR says. Unset: the host's server.
 # The superuser is postgres: scram over TCP on 127.0.0.1, trust on the Unix socket.
 set -euo pipefail
 
@@ -19,7 +23,22 @@ die() { echo "pgcluster: $*" >&2; exit 1; }
 
 has_server() { [ -x "$1/postgres" ] && [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ]; }
 
+# A root's bindir, once scripts/pg_roots.sh has pointed its programs at the root's loader.
+root_bindir() {
+    local root d
+    root=$(cd "$PREFECTDB_PG_ROOT" 2>/dev/null && pwd) || die "PREFECTDB_PG_ROOT=$PREFECTDB_PG_ROOT does not exist (scripts/pg_roots.sh build <major>)."
+    [ -f "$root/.prefectdb-root" ] || die "PREFECTDB_PG_ROOT=$root is not a root built by scripts/pg_roots.sh (scripts/pg_roots.sh build <major>)."
+    d=$root/usr/lib/postgresql/$(sed -n 's/^major=//p' "$root/.prefectdb-root")/bin
+    has_server "$d" || die "no server binaries in $d; rebuild the root (scripts/pg_roots.sh build <major>)."
+    "$d/postgres" --version >/dev/null 2>&1 \
+        || die "$d/postgres does not run on this host (a root moved since it was built?); run scripts/pg_roots.sh build <major> again."
+    echo "$d"
+}
+
 find_bindir() {
+    if [ -n "${PREFECTDB_PG_ROOT:-}" ]; then
+        root_bindir; return
+    fi
     if [ -n "${PREFECTDB_PG_BINDIR:-}" ]; then
         has_server "$PREFECTDB_PG_BINDIR" || die "PREFECTDB_PG_BINDIR=$PREFECTDB_PG_BINDIR holds no initdb/postgres/pg_ctl."
         echo "$PREFECTDB_PG_BINDIR"; return
@@ -37,6 +56,7 @@ find_bindir() {
 
 ensure_server() {
     if bindir=$(find_bindir); then return; fi
+    [ -z "${PREFECTDB_PG_ROOT:-}" ] || exit 1  # root_bindir said why
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "pgcluster: installing Debian's postgresql and postgresql-contrib" >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql postgresql-contrib >&2 \
