@@ -18,9 +18,21 @@ BIN = os.path.dirname(os.path.abspath(sys.executable))
 PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
 
 
+def root_major(root):
+    """The PostgreSQL major of a package root built by scripts/pg_roots.sh."""
+    with open(os.path.join(root, '.prefectdb-root')) as f:
+        return int(dict(line.strip().partition('=')[::2] for line in f)['major'])
+
+
 def cluster_env():
-    """Where the test cluster lives; `make integration` sets these, the defaults match."""
+    """Where the test cluster lives; `make integration` sets these, the defaults match.
+    With PREFECTDB_PG_ROOT (another major, scripts/pg_roots.sh; `make test-matrix`) the
+    defaults are that major's own port and directory, never the 15 cluster's."""
     env = dict(os.environ)
+    if env.get('PREFECTDB_PG_ROOT'):
+        major = root_major(env['PREFECTDB_PG_ROOT'])
+        env.setdefault('PREFECTDB_PG_PORT', str(54400 + major))
+        env.setdefault('PREFECTDB_PG_DIR', os.path.join(REPO, '.pg', 'test-pg%d' % major))
     env.setdefault('PREFECTDB_PG_PORT', '54330')
     env.setdefault('PREFECTDB_PG_DIR', os.path.join(REPO, '.pg', 'test'))
     env.setdefault('PREFECTDB_PG_FAST', '1')
@@ -44,6 +56,9 @@ class Cluster(object):
         self.socket_dir = self.env['PREFECTDB_PG_SOCKET']
         self.bindir = subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), 'bindir'], env=env, check=True,
                                      capture_output=True, text=True).stdout.strip()
+        if env.get('PREFECTDB_PG_ROOT') and not os.environ.get('PATH', '').startswith(self.bindir + os.pathsep):
+            # modules and scripts then find the root's pg_dump, pg_restore, pg_repack and psql first
+            os.environ['PATH'] = self.bindir + os.pathsep + os.environ.get('PATH', '')
 
     def libpq_env(self):
         env = dict(os.environ)
