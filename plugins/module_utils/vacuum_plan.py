@@ -23,6 +23,8 @@ INDEX_CLEANUP_SINCE = 120000
 INDEX_CLEANUP_AUTO_SINCE = 140000
 PARALLEL_SINCE = 130000
 PROCESS_TOAST_SINCE = 140000
+# GRANT MAINTAIN and the pg_maintain role (VACUUM, ANALYZE, REINDEX, CLUSTER, LOCK TABLE without ownership)
+MAINTAIN_SINCE = 170000
 MAX_PARALLEL = 1024
 
 
@@ -264,6 +266,30 @@ def skipped_notice(notices):
         if _VACUUM_SKIP.search(notice):
             return notice.strip()
     return None
+
+
+# VACUUM and ANALYZE skip a table the login may not process with a WARNING, not an error,
+# and the wording changed in PostgreSQL 16:
+#   15:  skipping "log" --- only table or database owner can vacuum it   (or: only superuser can ...)
+#   16+: permission denied to vacuum "log", skipping it
+_PERMISSION_SKIP = re.compile(r'skipping "[^"]*" --- only (table or database owner|superuser or database owner|superuser) '
+                              r'can (vacuum|analyze) it|permission denied to (vacuum|analyze) "[^"]*", skipping it')
+
+
+def permission_notice(notices):
+    """The server's warning when VACUUM or ANALYZE skipped the table for lack of privilege, else None."""
+    for notice in notices or ():
+        if _PERMISSION_SKIP.search(notice):
+            return notice.strip()
+    return None
+
+
+def permission_failure(notice, server_version_num):
+    """What a table skipped for lack of privilege reports: the server's words and what would let the login."""
+    needs = 'ownership of the table (or superuser)'
+    if server_version_num >= MAINTAIN_SINCE:
+        needs = 'ownership of the table, the MAINTAIN privilege on it or membership in pg_maintain (or superuser)'
+    return '%s: VACUUM and ANALYZE need %s; the table was left as it was' % (notice.replace('WARNING:', '').strip(), needs)
 
 
 def budget_left(started, now, max_runtime):

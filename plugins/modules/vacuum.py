@@ -30,6 +30,10 @@ description:
     primary key or a unique index on NOT NULL columns on each table, and free disk of at least twice the table with
     its indexes. When any of that is missing the module fails with a message saying what, and never falls back to
     C(VACUUM FULL).
+  - A pg_repack that was interrupted (killed, its connection cut) leaves its trigger C(repack_trigger) on the table,
+    which copies every write into C(repack.log_<oid>), and its work tables; pg_repack then refuses the table. Before
+    repacking a table the module drops such leftovers with pg_repack's own C(repack.repack_drop()) (under
+    O(lock_timeout)) and says so, unless a pg_repack session is connected to the database at that moment.
 author:
   - prefectdb.maintenance developers (@prefectdb)
 extends_documentation_fragment:
@@ -142,7 +146,8 @@ notes:
     the table when the wait times out.
   - The password reaches C(pg_repack) through the environment (C(PGPASSWORD)), never its command line.
   - Required privileges. VACUUM and ANALYZE need ownership of each table (or superuser, or C(pg_maintain) on
-    PostgreSQL 17). pg_repack needs a superuser login.
+    PostgreSQL 17). pg_repack needs a superuser login. The server only warns and skips a table the login may not
+    process; the module reports that table as failed, with the server's warning.
 seealso:
   - module: prefectdb.maintenance.reindex
   - module: prefectdb.maintenance.autovacuum
@@ -462,9 +467,42 @@ class Repack(object):
             return 60  # lock_timeout 0 means no limit; pg_repack's own default
         return max(1, int(math.ceil(self.inputs.lock_timeout)))
 
+    def leftovers(self, table):
+        """What an interrupted pg_repack left on the table: its trigger and its work tables."""
+        return fetch_value(self.conn, """
+            SELECT array_remove(ARRAY[
+                (SELECT 'trigger repack_trigger' FROM pg_trigger WHERE tgrelid = %(oid)s AND tgname = 'repack_trigger'),
+                (SELECT 'repack.' || relname FROM pg_class WHERE relnamespace = to_regnamespace('repack')
+                    AND relname IN ('log_' || %(oid)s::oid::text, 'table_' || %(oid)s::oid::text) ORDER BY 1 LIMIT 1),
+                (SELECT 'repack.' || relname FROM pg_class WHERE relnamespace = to_regnamespace('repack')
+                    AND relname IN ('log_' || %(oid)s::oid::text, 'table_' || %(oid)s::oid::text) ORDER BY 1 OFFSET 1)
+            ], NULL)""", {'oid': table['oid']}) or []
+
+    def clear_leftovers(self, table):
+        """Drop what an interrupted pg_repack left on the table, with pg_repack's own repack_drop(),
+        unless a pg_repack is connected to the database now. (status, message): status None when
+        the table may be repacked."""
+        found = self.leftovers(table)
+        if not found:
+            return None, None
+        what = ', '.join(found)
+        if fetch_value(self.conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                  " AND application_name = 'pg_repack'"):
+            return 'skipped', ('a pg_repack left %s on the table and a pg_repack session is connected to the database '
+                               'now; left alone' % what)
+        try:
+            fetch_value(self.conn, 'SELECT repack.repack_drop(%s::oid, 4)', (table['oid'],))
+        except psycopg2.Error as e:
+            return 'failed', 'could not drop what an interrupted pg_repack left (%s): %s' % (what, server_error(e))
+        return None, 'dropped what an interrupted pg_repack left (%s)' % what
+
     def run(self, table):
+        status, note = self.clear_leftovers(table)
+        if status:
+            return status, note
         rc, out, err = self.module.run_command(self.command(table), environ_update=self.env)
-        return plan.repack_outcome(rc, '%s\n%s' % (out or '', err or ''))
+        status, message = plan.repack_outcome(rc, '%s\n%s' % (out or '', err or ''))
+        return status, '; '.join(m for m in (note, message) if m) or None
 
 
 # --- running -------------------------------------------------------------------
@@ -486,7 +524,10 @@ def run_table(conn, entry, statement, repack):
         try:
             execute(conn, statement)
             notice = plan.skipped_notice(conn.notices)
-            if notice:
+            denied = plan.permission_notice(conn.notices)
+            if denied:
+                status, message = 'failed', plan.permission_failure(denied, conn.server_version)
+            elif notice:
                 status, message = 'skipped', notice
         except psycopg2.Error as e:
             reason = ' '.join(str(e.diag.message_primary or e).split())

@@ -175,3 +175,30 @@ def test_budget_left():
     assert p.budget_left(100.0, 100.0, None)
     assert p.budget_left(100.0, 159.0, 60)
     assert not p.budget_left(100.0, 160.0, 60)
+
+
+@pytest.mark.parametrize('notice', [
+    'WARNING:  skipping "log" --- only table or database owner can vacuum it\n',  # PostgreSQL 15
+    'WARNING:  skipping "log" --- only table or database owner can analyze it\n',
+    'WARNING:  skipping "pg_authid" --- only superuser can vacuum it\n',
+    'WARNING:  permission denied to vacuum "log", skipping it\n',  # 16 and later
+    'WARNING:  permission denied to analyze "log", skipping it\n',
+])
+def test_permission_notice_in_the_words_of_each_version(notice):
+    assert p.permission_notice(['NOTICE:  other\n', notice]) == notice.strip()
+    assert p.skipped_notice([notice]) is None
+
+
+def test_permission_notice_ignores_lock_skips_and_other_notices():
+    assert p.permission_notice(['WARNING:  skipping vacuum of "log" --- lock not available\n']) is None
+    assert p.permission_notice([]) is None
+
+
+def test_permission_failure_names_maintain_from_17_only():
+    notice = 'WARNING:  permission denied to vacuum "log", skipping it'
+    assert p.permission_failure(notice, 170012) == (
+        'permission denied to vacuum "log", skipping it: VACUUM and ANALYZE need ownership of the table, the MAINTAIN '
+        'privilege on it or membership in pg_maintain (or superuser); the table was left as it was')
+    assert 'MAINTAIN' not in p.permission_failure(notice, 160004)
+    assert p.permission_failure(notice, 150018).endswith('need ownership of the table (or superuser); the table was '
+                                                         'left as it was')
