@@ -61,7 +61,7 @@ host_runnable() {
     [ -e "$loader" ] || die "no dynamic loader at $loader (only amd64 roots are supported)."
     install_host_tool patchelf patchelf
     for prog in "$root/usr/lib/postgresql/$major/bin/"*; do
-        [ -f "$prog" ] && [ ! -L "$prog" ] || continue
+        if [ ! -f "$prog" ] || [ -L "$prog" ]; then continue; fi
         [ "$(head -c 4 "$prog" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
         patchelf --print-interpreter "$prog" >/dev/null 2>&1 || continue  # no interpreter: nothing to do
         if [ "$(patchelf --print-interpreter "$prog")" != "$loader" ] || [ "$(patchelf --print-rpath "$prog")" != "$lib" ]; then
@@ -126,6 +126,7 @@ build_one() {
     echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99prefectdb"
 
     mount_proc "$root"
+    # shellcheck disable=SC2064  # the root is fixed now
     trap "umount_proc '$root'" EXIT
     in_root "$root" apt-get update -q > "$roots/apt-$major.log" 2>&1 \
         || { tail -n 20 "$roots/apt-$major.log" >&2; die "apt-get update in $root failed"; }
@@ -151,7 +152,7 @@ build_one() {
         echo "major=$major"
         echo "suite=$suite"
         echo "server=$("$root/usr/lib/postgresql/$major/bin/postgres" --version)"
-        echo "repack=$(in_root "$root" dpkg-query -W -f '${Version}' "postgresql-$major-repack" 2>/dev/null || echo none)"
+        echo "repack=$(in_root "$root" dpkg-query -W -f "\${Version}" "postgresql-$major-repack" 2>/dev/null || echo none)"
         echo "built=$(date -u +%Y-%m-%dT%H:%MZ)"
     } > "$(marker "$root")"
     say "PostgreSQL $major: $root is ready ($(sed -n 's/^server=//p' "$(marker "$root")"))"

@@ -16,7 +16,7 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(15 17 18)
 out=$repo/.pg/matrix
