@@ -410,7 +410,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection i
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_collectors import (
-    Context, all_tables, collect_autovacuum, collect_bloat, collect_connections, collect_indexes, collect_tables,
+    Context, collect_autovacuum, collect_bloat, collect_connections, collect_indexes, collect_tables,
     collect_wraparound, collect_xmin, database_facts, reported_tables,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_disk import collect_disk
@@ -544,7 +544,6 @@ def growth(ctx, module, facts, durations):
             disk = collect_disk(ctx)
         except psycopg2.Error:
             disk = None
-    all_tables(ctx)
     current = compact_snapshot(facts['database']['size_bytes'], reported_tables(ctx), disk)
     return collect_growth(ctx.conn, module.params['history'], module.params['history_schema'],
                           durations['history_keep'], module.check_mode, facts['database']['in_recovery'], current,
