@@ -12,6 +12,7 @@ __metaclass__ = type
 AUTOVACUUM_SETTINGS = (
     'autovacuum', 'track_counts', 'autovacuum_naptime', 'autovacuum_max_workers',
     'autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor',
+    'autovacuum_vacuum_max_threshold',  # PostgreSQL 18
     'autovacuum_vacuum_insert_threshold', 'autovacuum_vacuum_insert_scale_factor',
     'autovacuum_analyze_threshold', 'autovacuum_analyze_scale_factor',
     'autovacuum_vacuum_cost_limit', 'autovacuum_vacuum_cost_delay', 'vacuum_cost_limit', 'vacuum_cost_delay',
@@ -26,6 +27,7 @@ _MEMORY_UNITS = {'B': 1, 'kB': 1024, 'MB': 1024 ** 2, 'GB': 1024 ** 3, 'TB': 102
 _RELOPTION_TYPES = {
     'autovacuum_enabled': 'bool', 'fillfactor': 'int', 'toast_tuple_target': 'int',
     'autovacuum_vacuum_threshold': 'int', 'autovacuum_vacuum_scale_factor': 'float',
+    'autovacuum_vacuum_max_threshold': 'int',
     'autovacuum_vacuum_insert_threshold': 'int', 'autovacuum_vacuum_insert_scale_factor': 'float',
     'autovacuum_analyze_threshold': 'int', 'autovacuum_analyze_scale_factor': 'float',
     'autovacuum_vacuum_cost_limit': 'int', 'autovacuum_vacuum_cost_delay': 'float',
@@ -119,6 +121,8 @@ def effective_autovacuum(reloptions, settings):
         'table_enabled': bool(enabled),
         'vacuum_threshold': pick('autovacuum_vacuum_threshold'),
         'vacuum_scale_factor': pick('autovacuum_vacuum_scale_factor'),
+        # PostgreSQL 18 caps the dead-rows trigger (-1: no cap); None before 18, where neither exists
+        'vacuum_max_threshold': pick('autovacuum_vacuum_max_threshold'),
         'vacuum_insert_threshold': pick('autovacuum_vacuum_insert_threshold'),
         'vacuum_insert_scale_factor': pick('autovacuum_vacuum_insert_scale_factor'),
         'analyze_threshold': pick('autovacuum_analyze_threshold'),
@@ -127,7 +131,8 @@ def effective_autovacuum(reloptions, settings):
         'vacuum_cost_delay': cost_delay,
         'freeze_max_age': freeze_max_age,
         'source': dict((name, 'table' if ('autovacuum_' + name) in ro else 'server')
-                       for name in ('vacuum_threshold', 'vacuum_scale_factor', 'vacuum_insert_threshold',
+                       for name in ('vacuum_threshold', 'vacuum_scale_factor', 'vacuum_max_threshold',
+                                    'vacuum_insert_threshold',
                                     'vacuum_insert_scale_factor', 'analyze_threshold', 'analyze_scale_factor')),
     }
 
@@ -137,6 +142,9 @@ def autovacuum_triggers(effective, reltuples, n_dead_tup, n_ins_since_vacuum, n_
     as relation_needs_vacanalyze() computes them (reltuples -1, never vacuumed, counts as 0)."""
     tuples = max(float(reltuples or 0), 0.0)
     dead_limit = (effective.get('vacuum_threshold') or 0) + (effective.get('vacuum_scale_factor') or 0) * tuples
+    max_threshold = effective.get('vacuum_max_threshold')
+    if max_threshold is not None and max_threshold >= 0:
+        dead_limit = min(dead_limit, max_threshold)  # PostgreSQL 18's autovacuum_vacuum_max_threshold
     insert_threshold = effective.get('vacuum_insert_threshold')
     insert_limit = None
     if insert_threshold is not None and insert_threshold != -1:

@@ -68,3 +68,24 @@ def test_triggers():
     no_insert = dict(eff, vacuum_insert_threshold=-1)
     t = autovacuum_triggers(no_insert, 10000, 0, 10 ** 6, 0)
     assert t['vacuum_insert_trigger'] is None and t['vacuum_due'] is False
+
+
+def test_postgresql_18_caps_the_dead_rows_trigger_at_autovacuum_vacuum_max_threshold():
+    pg18 = dict(SERVER, autovacuum_vacuum_max_threshold=100000000)
+    eff = effective_autovacuum({}, pg18)
+    assert eff['vacuum_max_threshold'] == 100000000 and eff['source']['vacuum_max_threshold'] == 'server'
+    # 50 + 0.2 * 1e9 would be 200,000,050: PostgreSQL 18 vacuums at 100,000,000 dead rows
+    t = autovacuum_triggers(eff, 10 ** 9, 100000001, 0, 0)
+    assert t['vacuum_dead_rows_trigger'] == 100000000 and t['vacuum_due'] is True
+    assert autovacuum_triggers(eff, 10000, 0, 0, 0)['vacuum_dead_rows_trigger'] == 2050  # below the cap
+    table = effective_autovacuum(parse_reloptions(['autovacuum_vacuum_max_threshold=5000']), pg18)
+    assert table['source']['vacuum_max_threshold'] == 'table'
+    assert autovacuum_triggers(table, 10 ** 6, 0, 0, 0)['vacuum_dead_rows_trigger'] == 5000
+    uncapped = effective_autovacuum(parse_reloptions(['autovacuum_vacuum_max_threshold=-1']), pg18)
+    assert autovacuum_triggers(uncapped, 10 ** 9, 0, 0, 0)['vacuum_dead_rows_trigger'] == 200000050
+
+
+def test_before_18_there_is_no_cap():
+    eff = effective_autovacuum({}, SERVER)
+    assert eff['vacuum_max_threshold'] is None
+    assert autovacuum_triggers(eff, 10 ** 9, 0, 0, 0)['vacuum_dead_rows_trigger'] == 200000050
