@@ -279,3 +279,24 @@ def test_pg_maintain_lets_a_login_rebuild_an_index_concurrently_from_17(cluster,
     assert cluster.sql(history_db, "SELECT pg_relation_filenode('ix_log__level')")[0][0] != oid
     assert cluster.sql(history_db, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_log__level'::regclass") == [
         (True,)]
+
+
+# --- health: autovacuum's trigger as this major computes it ----------------------------
+
+def test_health_reports_the_dead_rows_trigger_autovacuum_uses_on_this_major(cluster, history_db, module_runner):
+    """PostgreSQL 18 caps threshold + scale_factor * reltuples at autovacuum_vacuum_max_threshold."""
+    version = server_version_num(cluster)
+    options = 'autovacuum_vacuum_threshold = 50, autovacuum_vacuum_scale_factor = 0.2'
+    if version >= 180000:
+        options += ', autovacuum_vacuum_max_threshold = 100'
+    cluster.sql(history_db, 'ALTER TABLE log SET (%s)' % options)
+    cluster.sql(history_db, 'ANALYZE log')
+    reltuples = cluster.sql(history_db, "SELECT reltuples FROM pg_class WHERE oid = 'log'::regclass")[0][0]
+    assert 50 + 0.2 * reltuples > 100  # the cap matters for this table
+    r = module_runner('health', {'checks': ['autovacuum']}, dbname=history_db).result
+    assert r['failed'] is False, r['msg']
+    facts = r['facts']['autovacuum']
+    log = next(t for t in facts['tables'] if t['qualified'] == 'public.log')
+    expected = int(min(50 + 0.2 * reltuples, 100) if version >= 180000 else 50 + 0.2 * reltuples)
+    assert log['vacuum_dead_rows_trigger'] == expected
+    assert ('autovacuum_vacuum_max_threshold' in facts['settings']) == (version >= 180000)
