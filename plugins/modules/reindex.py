@@ -431,6 +431,12 @@ class Reindexer(object):
             except psycopg2.Error as e:
                 message = ' '.join(str(e.diag.message_primary or e).split())
                 messages.append('attempt %d: %s' % (report['attempts'], message))
+                if self.conn.closed:
+                    messages.append('the connection to the server was lost, so the leftover index %s_ccnew the '
+                                    'interrupted rebuild may have left is dropped by the next run that rebuilds %s'
+                                    % (index['name'], plan.index_name(index)))
+                    report['status'] = 'failed'
+                    break
                 retry = plan.retriable(e.pgcode) and report['attempts'] <= self.inputs.retries
                 after = plan.find_leftovers(table_stats.indexes_on_tables(self.conn, [index['table_oid']]))
                 for leftover in plan.new_leftovers(before, after):
@@ -442,7 +448,7 @@ class Reindexer(object):
                     break
         report['message'] = '; '.join(messages) or None
         report['duration_seconds'] = round(time.monotonic() - started, 3)
-        after_index = table_stats.index_by_name(self.conn, index['schema'], index['name'])
+        after_index = None if self.conn.closed else table_stats.index_by_name(self.conn, index['schema'], index['name'])
         report['bytes_after'] = int(after_index['bytes']) if after_index else None
         return report
 

@@ -536,7 +536,8 @@ def run_table(conn, entry, statement, repack):
             else:
                 status, message = 'failed', reason
     duration = time.monotonic() - started
-    after = table_stats.table_by_oid(conn, table['oid']) or {}
+    # after a lost connection (server restart, pg_terminate_backend) keep the statement's own error
+    after = {} if conn.closed else table_stats.table_by_oid(conn, table['oid']) or {}
     return {
         'table': plan.qualified(table),
         'reason': entry['reason'],
