@@ -209,7 +209,9 @@ options:
     type: bool
     default: true
   history_schema:
-    description: Schema of the history table.
+    description:
+      - Schema of the history table, written as the other modules take names - a plain identifier (letters, digits
+        and C(_), folded to lower case) or a double-quoted one (C('"Ops History"')). Anything else fails the module.
     type: str
     default: prefectdb_maintenance
   history_keep:
@@ -422,6 +424,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_rules
     CHECKS, DEFAULT_THRESHOLDS, ThresholdError, check_failed, evaluate, message, normalize_thresholds,
     should_fail, summarize,
 )
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.identifiers import IdentifierError, parse_qualified_name
 
 try:
     import psycopg2
@@ -470,9 +473,16 @@ def validate(params):
         raise ValueError('disk_total_bytes: %d is not a size' % params['disk_total_bytes'])
     if not params['checks']:
         raise ValueError('checks: give at least one check')
-    schema = params['history_schema']
-    if not schema or len(schema) > 63 or '\x00' in schema:
-        raise ValueError('history_schema: %r is not a schema name' % schema)
+    # a name as the other modules take them: plain (folded) or double-quoted, never a raw string
+    # that would become a schema named 'x; DROP ...'
+    try:
+        parent, name = parse_qualified_name(params['history_schema'], default_schema=None)
+    except IdentifierError as e:
+        raise ValueError('history_schema: %s' % e)
+    if parent is not None:
+        raise ValueError('history_schema: %r names a schema and something in it; give the schema alone'
+                         % params['history_schema'])
+    params['history_schema'] = name
     thresholds = normalize_thresholds(params['thresholds'])
     return durations, overrides, thresholds
 
