@@ -48,7 +48,8 @@ options:
     default: auto
   schema:
     description:
-      - The schema O(indexes=auto) looks in, and the schema of unqualified index names.
+      - The schema O(indexes=auto) looks in, and the schema of unqualified index names. With O(indexes=auto), a
+        schema that does not exist fails the module.
     type: str
     default: public
   min_bloat_ratio:
@@ -241,7 +242,7 @@ bytes_reclaimed:
 import time
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import (
-    connect, execute, exclusive_run, prefect_module, psycopg2, set_session_timeouts, write_argument_spec,
+    connect, execute, exclusive_run, fetch_value, prefect_module, psycopg2, set_session_timeouts, write_argument_spec,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.identifiers import (
@@ -322,6 +323,9 @@ class Reindexer(object):
         """(entries, not_selected, target table oids, all indexes on those tables)."""
         inputs = self.inputs
         if inputs.auto:
+            if not fetch_value(self.conn, 'SELECT count(*) FROM pg_namespace WHERE nspname = %s', (inputs.schema,)):
+                self.module.fail_json(msg='schema: %s does not exist; nothing was changed.' % inputs.schema,
+                                      changed=False)
             indexes = table_stats.indexes_in_schema(self.conn, inputs.schema)
             estimates = self.estimates(indexes, block_size)
             retry = {}

@@ -67,7 +67,8 @@ options:
     default: auto
   schema:
     description:
-      - The schema O(tables=auto) looks in, and the schema of unqualified table names.
+      - The schema O(tables=auto) looks in, and the schema of unqualified table names. With O(tables=auto), a schema
+        that does not exist fails the module.
     type: str
     default: public
   min_dead_ratio:
@@ -373,6 +374,8 @@ def choose_tables(module, conn, inputs, repack_keys_of):
     """(plan entries, not_selected) where each entry is {'table': row, 'reason': text}."""
     mode = inputs.mode
     if inputs.auto:
+        if not fetch_value(conn, 'SELECT count(*) FROM pg_namespace WHERE nspname = %s', (inputs.schema,)):
+            module.fail_json(msg='schema: %s does not exist; nothing was changed.' % inputs.schema, changed=False)
         tables = table_stats.tables_in_schema(conn, inputs.schema)
         keys = repack_keys_of(tables) if mode == 'repack' else None
         selected, not_selected = plan.select_tables(
