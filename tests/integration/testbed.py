@@ -6,6 +6,7 @@ import os
 import sys
 import subprocess
 import tempfile
+import time
 import uuid
 
 import psycopg2
@@ -223,3 +224,142 @@ def run_module(cluster, module, args=None, dbname=None, check=False, diff=False,
         'tasks': [task],
     }
     return run_playbook([play], env=env, extra_args=extra_args)
+
+
+# --- throwaway clusters: for tests that restart, crash or replicate a server ----------
+
+def _as_postgres(cmd):
+    """As root the server files belong to the postgres OS user (as scripts/pgcluster.sh does it)."""
+    return ['runuser', '-u', 'postgres', '--'] + cmd if os.getuid() == 0 else cmd
+
+
+class ThrowawayCluster(Cluster):
+    """A cluster of the test's own, on its own port and in its own directory, made by
+    scripts/pgcluster.sh: never the shared test cluster, so a test may restart it,
+    crash it or stream it to a standby. `destroy()` removes it."""
+
+    def __init__(self, port, pgdir, fast=True):  # pylint: disable=super-init-not-called
+        if os.getuid() == 0:
+            os.makedirs(pgdir, exist_ok=True)
+            os.chmod(pgdir, 0o755)
+            parent = os.path.dirname(pgdir)
+            if os.stat(parent).st_mode & 0o005 != 0o005:
+                os.chmod(parent, 0o755)  # a mkdtemp() parent: let the postgres OS user through
+        self.pgdir = pgdir
+        self.script_env = dict(os.environ, PREFECTDB_PG_PORT=str(port), PREFECTDB_PG_DIR=pgdir,
+                               PREFECTDB_PG_FAST='1' if fast else '0')
+        self._script('start')
+        exports = self._script('env')
+        self.env = {}
+        for line in exports.splitlines():
+            key, dummy, value = line.replace('export ', '', 1).partition('=')
+            self.env[key] = value
+        self.host = self.env['PGHOST']
+        self.port = int(self.env['PGPORT'])
+        self.socket_dir = self.env['PREFECTDB_PG_SOCKET']
+        self.data_dir = os.path.join(os.path.dirname(self.socket_dir), 'data')
+        self.bindir = self._script('bindir').strip()
+
+    def _script(self, command):
+        return subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), command], env=self.script_env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def pg_ctl(self, *args):
+        return subprocess.run(_as_postgres([os.path.join(self.bindir, 'pg_ctl'), '-D', self.data_dir] + list(args)),
+                              check=True, capture_output=True, text=True, timeout=120)
+
+    def restart(self, mode='fast'):
+        """pg_ctl restart: `fast` rolls back every session; `immediate` kills the server
+        without a checkpoint, so the restart goes through crash recovery."""
+        self.pg_ctl('-m', mode, '-w', '-t', '60', '-l', os.path.join(os.path.dirname(self.data_dir), 'server.log'),
+                    'restart')
+
+    def stop(self):
+        self._script('stop')
+
+    def destroy(self):
+        self._script('destroy')
+
+    def synthetic_history(self, template, flow_runs, name, seed=7, days=180, now='2026-01-01T00:00:00+00:00'):
+        """A database `name` cloned from `template` and filled by scripts/synth_history.py
+        (without history_template()'s check of the Prefect version, which imports Prefect)."""
+        self.clone(template, name)
+        subprocess.run([os.path.join(BIN, 'python'), os.path.join(SCRIPTS, 'synth_history.py'), '--db', name,
+                        '--flow-runs', str(flow_runs), '--days', str(days), '--seed', str(seed), '--now', now,
+                        '--quiet'], env=self.libpq_env(), check=True)
+        return name
+
+    def standby(self, port, pgdir):
+        """A streaming replica of this cluster (pg_basebackup -R), started on `port`."""
+        return Standby(self, port, pgdir)
+
+
+class Standby(Cluster):
+    """A hot standby made by pg_basebackup -R from a ThrowawayCluster, streaming from it."""
+
+    def __init__(self, primary, port, pgdir):  # pylint: disable=super-init-not-called
+        self.primary = primary
+        self.pgdir = pgdir
+        self.host, self.port, self.bindir = primary.host, port, primary.bindir
+        self.socket_dir = os.path.join(pgdir, 'run')
+        self.data_dir = os.path.join(pgdir, 'data')
+        self.env = dict(primary.env, PGPORT=str(port), PREFECTDB_PG_SOCKET=self.socket_dir)
+        os.makedirs(self.socket_dir, exist_ok=True)
+        if os.getuid() == 0:
+            os.chmod(pgdir, 0o755)
+            subprocess.run(['chown', '-R', 'postgres:', pgdir], check=True)
+        env = dict(os.environ, PGPASSWORD=primary.env['PGPASSWORD'])
+        subprocess.run(_as_postgres([os.path.join(self.bindir, 'pg_basebackup'), '-h', primary.host,
+                                     '-p', str(primary.port), '-U', 'postgres', '-D', self.data_dir, '-R',
+                                     '-X', 'stream', '--checkpoint=fast', '--no-password']),
+                       env=env, check=True, capture_output=True, text=True, timeout=300)
+        conf = "\n# standby of the test\nport = %d\nunix_socket_directories = '%s'\nhot_standby = on\n" % (
+            port, self.socket_dir)
+        subprocess.run(_as_postgres(['tee', '-a', os.path.join(self.data_dir, 'postgresql.auto.conf')]), input=conf,
+                       check=True, capture_output=True, text=True)
+        subprocess.run(_as_postgres([os.path.join(self.bindir, 'pg_ctl'), '-D', self.data_dir, '-w', '-t', '60',
+                                     '-l', os.path.join(pgdir, 'server.log'), 'start']),
+                       check=True, capture_output=True, text=True, timeout=120)
+
+    def wait_for(self, dbname, statement, expected, timeout=30):
+        """Poll the standby until the statement returns `expected` (replay caught up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = self.sql(dbname, statement)
+            except psycopg2.OperationalError:
+                value = None  # the database is not there yet
+            if value == expected or time.monotonic() > deadline:
+                return value
+            time.sleep(0.1)
+
+    def destroy(self):
+        subprocess.run(_as_postgres([os.path.join(self.bindir, 'pg_ctl'), '-D', self.data_dir, '-m', 'immediate',
+                                     '-w', 'stop']), check=False, capture_output=True)
+        subprocess.run(['rm', '-rf', self.pgdir], check=False)
+
+
+def copy_database(source, target, dbname, as_template=True):
+    """Copy database `dbname` of cluster `source` into cluster `target` (pg_dump | pg_restore),
+    with its comment (scripts/prefect_schema.sh stamps the Prefect template with the Prefect
+    version that built it), e.g. the Prefect template for a throwaway cluster."""
+    if target.database_exists(dbname):
+        return dbname
+    target.sql('postgres', 'CREATE DATABASE "%s"' % dbname)
+    env = dict(os.environ, PGPASSWORD=source.env['PGPASSWORD'])
+    dump = subprocess.Popen([os.path.join(target.bindir, 'pg_dump'), '-Fc', '-h', source.host, '-p', str(source.port),
+                             '-U', 'postgres', '--no-password', dbname], env=env, stdout=subprocess.PIPE)
+    subprocess.run([os.path.join(target.bindir, 'pg_restore'), '--exit-on-error', '-h', target.host,
+                    '-p', str(target.port), '-U', 'postgres', '--no-password', '-d', dbname],
+                   env=dict(env, PGPASSWORD=target.env['PGPASSWORD']), stdin=dump.stdout, check=True,
+                   capture_output=True)
+    dump.stdout.close()
+    if dump.wait() != 0:
+        raise RuntimeError('pg_dump of %s failed' % dbname)
+    comment = source.sql('postgres', "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                         (dbname,))[0][0]
+    if comment:
+        target.sql('postgres', 'COMMENT ON DATABASE "%s" IS %%s' % dbname, (comment,))
+    if as_template:
+        target.sql('postgres', 'UPDATE pg_database SET datistemplate = true WHERE datname = %s', (dbname,))
+    return dbname
