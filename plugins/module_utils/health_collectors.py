@@ -280,7 +280,8 @@ def collect_tables(ctx):
         av = table['autovacuum']
         item['autovacuum'] = {
             'enabled': av['enabled'], 'vacuum_threshold': av['vacuum_threshold'],
-            'vacuum_scale_factor': av['vacuum_scale_factor'], 'vacuum_insert_threshold': av['vacuum_insert_threshold'],
+            'vacuum_scale_factor': av['vacuum_scale_factor'], 'vacuum_max_threshold': av.get('vacuum_max_threshold'),
+            'vacuum_insert_threshold': av['vacuum_insert_threshold'],
             'vacuum_insert_scale_factor': av['vacuum_insert_scale_factor'],
             'analyze_threshold': av['analyze_threshold'], 'analyze_scale_factor': av['analyze_scale_factor'],
             'vacuum_cost_limit': av['vacuum_cost_limit'], 'vacuum_cost_delay': av['vacuum_cost_delay'],
