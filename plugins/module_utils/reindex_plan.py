@@ -74,8 +74,11 @@ def btree_estimate(index, columns, block_size=8192):
         tuples = None if index.get('partial') else index.get('table_reltuples')
     if tuples is None or tuples < 0:
         return None, 'the index was never vacuumed or analyzed (no tuple count)'
-    nullable = any((c.get('null_frac') or 0) > 0 for c in columns)
-    header = _align(INDEX_TUPLE_HEADER + (NULL_BITMAP if nullable else 0))
+    # only tuples holding a NULL carry the null bitmap (which takes the header to the next
+    # MAXALIGN); the largest null fraction stands in for the share of such tuples
+    with_nulls = max((c.get('null_frac') or 0) for c in columns)
+    plain_header = _align(INDEX_TUPLE_HEADER)
+    header = plain_header + with_nulls * (_align(INDEX_TUPLE_HEADER + NULL_BITMAP) - plain_header)
     data = _align(sum((1 - (c.get('null_frac') or 0)) * c['avg_width'] for c in columns))
     fillfactor = index.get('fillfactor') or BTREE_DEFAULT_FILLFACTOR
     usable = (block_size - PAGE_HEADER - BTREE_SPECIAL) * fillfactor / 100.0
