@@ -62,7 +62,16 @@ def interrupted_reindex(cluster, db, index, table='log', leave='ccnew'):
 def bloat_log(cluster, db):
     """Delete 90% of the log and VACUUM: the indexes keep their size, hold a tenth of the tuples."""
     cluster.sql(db, 'ALTER TABLE log SET (autovacuum_enabled = false)')
-    cluster.sql(db, 'DELETE FROM log WHERE abs(hashtext(id::text)) % 10 > 0')
+    xid = cluster.sql(db, 'WITH d AS (DELETE FROM log WHERE abs(hashtext(id::text)) % 10 > 0 RETURNING 1) '
+                          'SELECT txid_current() % 4294967296')[0][0]
+    # VACUUM removes the index entries only once no session (an auto-analyze, say) sees the rows
+    deadline = time.monotonic() + 60
+    while cluster.sql('postgres', """
+            SELECT count(*) FROM pg_stat_activity
+             WHERE (datname = %s OR backend_type = 'walsender') AND backend_xmin IS NOT NULL
+               AND backend_xmin::text::bigint <= %s AND pid <> pg_backend_pid()""", (db, xid))[0][0]:
+        assert time.monotonic() < deadline, 'sessions still see the deleted rows'
+        time.sleep(0.2)
     cluster.sql(db, 'VACUUM ANALYZE log')
 
 

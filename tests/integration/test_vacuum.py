@@ -17,9 +17,26 @@ def bloat(cluster, db, table='log', keep_tenths=2):
     the dead tuples stay until the module runs. Returns the rows left."""
     cluster.sql(db, 'ALTER TABLE %s SET (autovacuum_enabled = false)' % table)
     cluster.sql(db, 'ANALYZE %s' % table)  # a fresh clone has no statistics of its own
-    cluster.sql(db, 'DELETE FROM %s WHERE abs(hashtext(id::text)) %% 10 >= %d' % (table, keep_tenths))
+    xid = cluster.sql(db, 'WITH d AS (DELETE FROM %s WHERE abs(hashtext(id::text)) %% 10 >= %d RETURNING 1) '
+                          'SELECT txid_current() %% 4294967296' % (table, keep_tenths))[0][0]
     wait_for_stats(cluster, db, table)
+    wait_for_horizon(cluster, db, xid)
     return cluster.sql(db, 'SELECT count(*) FROM %s' % table)[0][0]
+
+
+def wait_for_horizon(cluster, db, xid, timeout=60):
+    """Until no session of the database (an auto-analyze, say) still sees the deleted rows:
+    VACUUM may remove them only then, and the tests assert it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        holders = [row for row in cluster.sql('postgres', """
+            SELECT pid, backend_type, backend_xmin::text, left(query, 80) FROM pg_stat_activity
+             WHERE (datname = %s OR backend_type = 'walsender') AND backend_xmin IS NOT NULL
+               AND pid <> pg_backend_pid()""", (db,)) if int(row[2]) <= xid]
+        if not holders:
+            return
+        assert time.monotonic() < deadline, 'sessions still see the deleted rows: %s' % holders
+        time.sleep(0.2)
 
 
 def wait_for_stats(cluster, db, table, timeout=10):
