@@ -118,7 +118,8 @@ prefect:
   type: dict
   contains:
     schema_revision:
-      description: Alembic revision of Prefect's migrations (C(alembic_version.version_num)), or null without that table.
+      description: Alembic revision of Prefect's migrations (C(alembic_version.version_num)), or null without that table
+        or without SELECT on it.
       type: str
       sample: 91e2b8f3d6a4
     is_prefect_database:
@@ -190,7 +191,8 @@ def prefect_facts(conn):
           JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.name))
           JOIN pg_namespace n ON n.oid = c.relnamespace""", (list(PREFECT_TABLES) + ['alembic_version'],)))
     revision = None
-    if 'alembic_version' in found:
+    # any login may run this module: without SELECT on alembic_version the revision is unknown, not an error
+    if 'alembic_version' in found and fetch_value(conn, "SELECT has_table_privilege('alembic_version', 'SELECT')"):
         revision = fetch_value(conn, 'SELECT version_num FROM alembic_version LIMIT 1')
     tables = dict((name, name in found) for name in PREFECT_TABLES)
     missing = [name for name in PREFECT_TABLES if not tables[name]]
@@ -233,7 +235,8 @@ def main():
     prefect = result['prefect']
     if prefect['is_prefect_database']:
         msg = 'Prefect database %s (%d bytes), schema revision %s, PostgreSQL %s%s' % (
-            result['database']['name'], result['database']['size_bytes'], prefect['schema_revision'],
+            result['database']['name'], result['database']['size_bytes'],
+            prefect['schema_revision'] or 'unknown (no SELECT on alembic_version)',
             result['server_version'], ', standby' if result['in_recovery'] else '')
     else:
         msg = 'database %s lacks Prefect tables: %s' % (result['database']['name'], ', '.join(prefect['missing_tables']))
