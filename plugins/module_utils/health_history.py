@@ -165,7 +165,10 @@ def ensure_table(cur, schema):
     cur.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NULL", (schema, HISTORY_TABLE))
     if not cur.fetchone()[0]:
         return False
-    cur.execute(pgsql.SQL('CREATE SCHEMA IF NOT EXISTS {}').format(pgsql.Identifier(schema)))
+    # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists
+    cur.execute('SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)', (schema,))
+    if cur.fetchone()[0]:
+        cur.execute(pgsql.SQL('CREATE SCHEMA {}').format(pgsql.Identifier(schema)))
     cur.execute(pgsql.SQL("""
         CREATE TABLE IF NOT EXISTS {} (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
