@@ -97,8 +97,9 @@ def bench(args, dataset):
         print('| table | seconds | dead tuples before | after | MB before | MB after |')
         print('|---|---|---|---|---|---|')
         for t in r['tables']:
-            print('| %s | %.2f | %d | %s | %s | %s |' % (t['table'], t['duration_seconds'] or 0, t['dead_tuples_before'],
-                                                      t['dead_tuples_after'], mb(t['bytes_before']), mb(t['bytes_after'])))
+            print('| %s | %.2f | %d | %s | %s | %s |' % (
+                t['table'], t['duration_seconds'] or 0, t['dead_tuples_before'], t['dead_tuples_after'],
+                mb(t['bytes_before']), mb(t['bytes_after'])))
 
         params = {'indexes': 'auto', 'min_index_size': '1MB'}
         elapsed, r = play(args, db, 'reindex', params, check=True)
@@ -118,10 +119,10 @@ def bench(args, dataset):
         print('| table | seconds | MB before | MB after |')
         print('|---|---|---|---|')
         for t in r['tables']:
-            print('| %s | %.2f | %s | %s |' % (t['table'], t['duration_seconds'], mb(t['bytes_before']),
-                                              mb(t['bytes_after'])))
-        elapsed, r = play(args, db, 'vacuum', {'mode': 'full', 'allow_full': True, 'max_full_size': '100GB',
-                                                'tables': ['log']})
+            print('| %s | %.2f | %s | %s |' % (
+                t['table'], t['duration_seconds'], mb(t['bytes_before']), mb(t['bytes_after'])))
+        full = {'mode': 'full', 'allow_full': True, 'max_full_size': '100GB', 'tables': ['log']}
+        elapsed, r = play(args, db, 'vacuum', full)
         t = r['tables'][0]
         print('\n### vacuum mode=full log (compact already): blocked %.2f s, %s MB -> %s MB (play %.2f s)' % (
             t['duration_seconds'], mb(t['bytes_before']), mb(t['bytes_after']), elapsed))
@@ -132,15 +133,16 @@ def bench(args, dataset):
         for verify in ('list', 'restore'):
             elapsed, r = play(args, db, 'backup', {'dest': dest, 'verify': verify, 'keep': 1})
             d, s = r['dump'], r['space']
-            print('| %s | %.1f | %s | %s | %.3f | %s |' % (verify, elapsed, mb(d['bytes']), mb(s['table_bytes']),
-                                                         float(d['bytes']) / s['table_bytes'], d['rows'] or '-'))
+            print('| %s | %.1f | %s | %s | %.3f | %s |' % (
+                verify, elapsed, mb(d['bytes']), mb(s['table_bytes']), float(d['bytes']) / s['table_bytes'],
+                d['rows'] or '-'))
     finally:
         sql(args, 'postgres', 'DROP DATABASE IF EXISTS %s WITH (FORCE)' % db)
         shutil.rmtree(dest, ignore_errors=True)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=54331)
     parser.add_argument('--dataset', action='append', required=True)
