@@ -580,7 +580,7 @@ def summary(mode, reports, left, check_mode):
     if not reports:
         return '%s: no table to process' % mode
     parts = ['%s: %d of %d table(s) done' % (mode, len(done), len(reports) - len(left))]
-    reclaimed = sum(r['bytes_before'] - (r['bytes_after'] or 0) for r in done)
+    reclaimed = sum(r['bytes_before'] - r['bytes_after'] for r in done if r['bytes_after'] is not None)
     if mode != 'analyze':
         parts.append('%s reclaimed' % format_size(reclaimed))
     for status in ('skipped', 'failed'):
