@@ -66,7 +66,7 @@ def size(port, dbname):
 
 def cleanup_figures(cleanup):
     keys = ('seconds', 'batches', 'batch_seconds', 'rows_per_second', 'deleted', 'updated', 'status', 'retries',
-            'strategy')
+            'strategy', 'walks')
     return dict((k, cleanup[k]) for k in keys if k in cleanup)
 
 
@@ -97,6 +97,12 @@ def run_module(port, dbname, now, extra=None):
     }
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else round((ordered[middle - 1] + ordered[middle]) / 2, 3)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--dataset', required=True)
@@ -104,12 +110,14 @@ def main():
     parser.add_argument('--now', default='2026-11-27T00:00:00Z')
     parser.add_argument('--runs', default='module,floor,prefect')
     parser.add_argument('--module-args', default='{}', help='extra module options, JSON')
+    parser.add_argument('--repeat', type=int, default=1, help='run the list this many times, interleaved')
     args = parser.parse_args()
     now = datetime.datetime.fromisoformat(args.now.replace('Z', '+00:00'))
     report = {'dataset': args.dataset, 'now': args.now, 'settings': SETTINGS,
               'size_bytes': size(args.port, args.dataset), 'before': counts(args.port, args.dataset), 'runs': {}}
     remaining = {}
-    for what in args.runs.split(','):
+    order = args.runs.split(',') * args.repeat
+    for what in order:
         name = 'ret_bench_%s' % what
         clone_seconds = clone(args.port, args.dataset, name)
         try:
@@ -125,21 +133,19 @@ def main():
             else:
                 raise SystemExit('unknown run %r' % what)
             figures['clone_seconds'] = clone_seconds
-            remaining[what] = counts(args.port, name)
-            report['runs'][what] = figures
+            remaining.setdefault(what, counts(args.port, name))
+            report['runs'].setdefault(what, []).append(figures)
             print('%s: %s s' % (what, figures['seconds']), file=sys.stderr)
         finally:
             sql(args.port, 'postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
     report['remaining'] = remaining
     report['same_rows_left'] = len(set(json.dumps(v, sort_keys=True) for v in remaining.values())) <= 1
-    if 'floor' in report['runs']:
-        floor = report['runs']['floor']['seconds']
-        for what in ('module', 'prefect'):
-            if what in report['runs']:
-                report['runs'][what]['x_floor'] = round(report['runs'][what]['seconds'] / floor, 2)
-    if 'module' in report['runs'] and 'prefect' in report['runs']:
-        report['prefect_over_module'] = round(report['runs']['prefect']['seconds'] /
-                                              report['runs']['module']['seconds'], 1)
+    medians = dict((what, median([r['seconds'] for r in runs])) for what, runs in report['runs'].items())
+    report['median_seconds'] = medians
+    if 'floor' in medians:
+        report['x_floor'] = dict((what, round(medians[what] / medians['floor'], 2)) for what in medians)
+    if 'module' in medians and 'prefect' in medians:
+        report['prefect_over_module'] = round(medians['prefect'] / medians['module'], 1)
     json.dump(report, sys.stdout, indent=1)
     print()
 

@@ -18,6 +18,7 @@ database: a later run finds what is left by the same queries.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import json
 import time
 
@@ -77,6 +78,7 @@ class CleanupResult(object):
         self.batch_seconds = []
         self.seconds = 0.0
         self.strategy = {}
+        self.walks = []
 
     def add(self, deleted=None, updated=None):
         for target, counts in ((self.deleted, deleted), (self.updated, updated)):
@@ -102,6 +104,8 @@ class CleanupResult(object):
         result.update(batch_figures(self.batch_seconds, 0 if self.status == 'counted' else self.rows, self.seconds))
         if self.strategy:
             result['strategy'] = dict(self.strategy)
+        if self.walks:
+            result['walks'] = list(self.walks)
         return result
 
 
@@ -123,10 +127,15 @@ class Walker(object):
     """Keyset walk over one table. `cursor` moves only after a batch commits."""
 
     unit = 'rows'
+    kind = 'keyset'
+    table = None
 
     def __init__(self, engine):
         self.engine = engine
         self.cursor = self.initial_cursor()
+
+    def label(self):
+        return self.table
 
     def initial_cursor(self):
         return None
@@ -154,59 +163,63 @@ class OrphanWalker(Walker):
     def _chunk_sql(self):
         after = '' if self.cursor is None else ' AND flow_run_id > %(after)s::uuid'
         return ('chunk AS MATERIALIZED (SELECT flow_run_id FROM {t} WHERE flow_run_id IS NOT NULL' + after +
-                ' ORDER BY flow_run_id LIMIT %(n)s)').format(t=self.table)
+                ' ORDER BY flow_run_id LIMIT %(n)s),'
+                ' last AS (SELECT flow_run_id AS id FROM chunk ORDER BY flow_run_id DESC LIMIT 1)').format(t=self.table)
 
     def step(self, cur, size):
+        after = '' if self.cursor is None else 'f.id > %(after)s::uuid AND '
+        # the chunk's distinct ids less the flow runs in the same key range: one short
+        # range scan of pk_flow_run instead of a probe per id; no recheck is needed, the
+        # statement sees one snapshot
         cur.execute(
             'WITH ' + self._chunk_sql() + ','
-            ' orphans AS MATERIALIZED (SELECT DISTINCT c.flow_run_id AS id FROM chunk c'
-            '  WHERE NOT EXISTS (SELECT 1 FROM flow_run f WHERE f.id = c.flow_run_id)),'
-            ' d AS (DELETE FROM {t} x WHERE x.flow_run_id = ANY(ARRAY(SELECT id FROM orphans))'
-            '  AND NOT EXISTS (SELECT 1 FROM flow_run f WHERE f.id = x.flow_run_id) RETURNING 1)'
-            ' SELECT (SELECT count(*) FROM chunk), (SELECT flow_run_id::text FROM chunk ORDER BY flow_run_id DESC LIMIT 1),'
+            ' orphans AS MATERIALIZED (SELECT flow_run_id AS id FROM chunk EXCEPT'
+            '  SELECT f.id FROM flow_run f WHERE ' + after + 'f.id <= (SELECT id FROM last)),'
+            ' d AS (DELETE FROM {t} x WHERE x.flow_run_id = ANY(ARRAY(SELECT id FROM orphans)) RETURNING 1)'
+            ' SELECT (SELECT count(*) FROM chunk), (SELECT id::text FROM last),'
             ' (SELECT count(*) FROM d)'.format(t=self.table), {'after': self.cursor, 'n': size})
         seen, last, deleted = cur.fetchone()
         return Step(done=seen < size, cursor=last or self.cursor, deleted={self.table: deleted})
 
     def skip(self, cur, size):
-        cur.execute('WITH ' + self._chunk_sql() + ' SELECT (SELECT count(*) FROM chunk),'
-                    ' (SELECT flow_run_id::text FROM chunk ORDER BY flow_run_id DESC LIMIT 1)',
+        cur.execute('WITH ' + self._chunk_sql() + ' SELECT (SELECT count(*) FROM chunk), (SELECT id::text FROM last)',
                     {'after': self.cursor, 'n': size})
         seen, last = cur.fetchone()
         return Step(done=seen < size, cursor=last or self.cursor)
 
 
 class FlowRunWalker(Walker):
-    """Top-level terminal flow runs that ended before the cutoff, in (end_time, id)
-    order along ix_flow_run__end_time_desc, locked FOR UPDATE SKIP LOCKED as Prefect
-    does. Subflows of a batch's runs that qualify themselves go in the same
+    """Top-level terminal flow runs that ended before the cutoff, in end_time ranges
+    along ix_flow_run__end_time_desc (see RangeWalker), locked FOR UPDATE SKIP LOCKED
+    as Prefect does. Subflows of a batch's runs that qualify themselves go in the same
     transaction (Prefect reaches them once the foreign key has made them top-level),
     and so do the logs and artifacts of every run deleted: no orphans are made."""
 
     unit = 'flow runs'
+    kind = 'range'
+    table = 'flow_run'
+    ELIGIBLE = ('parent_task_run_id IS NULL AND state_type IN ' + TERMINAL_SQL + ' AND end_time IS NOT NULL')
 
     def __init__(self, engine, cutoff):
         self.cutoff = cutoff
+        self.bounds = RangeWalker(engine, 'flow_run', cutoff, where=self.ELIGIBLE)
+        self.bounds.column = 'end_time'
         super(FlowRunWalker, self).__init__(engine)
 
-    def _select(self, cur, size, lock):
-        after = ''
-        params = {'cutoff': self.cutoff, 'n': size}
-        if self.cursor is not None:
-            after = ' AND end_time >= %(le)s AND (end_time, id) > (%(le)s, %(li)s::uuid)'
-            params['le'], params['li'] = self.cursor
-        cur.execute(
-            'SELECT id::text, end_time FROM flow_run WHERE parent_task_run_id IS NULL'
-            ' AND state_type IN ' + TERMINAL_SQL + ' AND end_time IS NOT NULL AND end_time < %(cutoff)s' + after +
-            ' ORDER BY end_time, id LIMIT %(n)s' + (' FOR UPDATE SKIP LOCKED' if lock else ''), params)
-        return cur.fetchall()
+    def initial_cursor(self):
+        return '-infinity'
+
+    def _hi(self, cur, size):
+        self.bounds.cursor = self.cursor
+        return self.bounds.next_bound(cur, size)
 
     def step(self, cur, size):
-        rows = self._select(cur, size, lock=True)
-        if not rows:
-            return Step(done=True, cursor=self.cursor)
-        ids = [r[0] for r in rows]
-        frontier = ids
+        hi = self._hi(cur, size)
+        cur.execute('SELECT id::text FROM flow_run WHERE ' + self.ELIGIBLE +
+                    ' AND end_time >= %(lo)s AND end_time < %(hi)s FOR UPDATE SKIP LOCKED',
+                    {'lo': self.cursor, 'hi': hi})
+        ids = [r[0] for r in cur.fetchall()]
+        frontier = list(ids)
         while frontier:
             # subflows of the runs going, that qualify themselves; level by level so a
             # locked subflow (skipped) keeps its own subflows, as in Prefect
@@ -217,22 +230,23 @@ class FlowRunWalker(Walker):
                 {'ids': frontier, 'cutoff': self.cutoff})
             frontier = [r[0] for r in cur.fetchall()]
             ids.extend(frontier)
-        params = {'ids': ids}
-        before = _cascade_counts(cur)
-        cur.execute('DELETE FROM log WHERE flow_run_id = ANY(%(ids)s::uuid[])', params)
-        logs = cur.rowcount
-        cur.execute('DELETE FROM artifact WHERE flow_run_id = ANY(%(ids)s::uuid[])', params)
-        artifacts = cur.rowcount
-        cur.execute('DELETE FROM flow_run WHERE id = ANY(%(ids)s::uuid[])', params)
-        runs = cur.rowcount
-        deleted = {'flow_run': runs, 'log': logs, 'artifact': artifacts}
-        for table, count in _cascade_counts(cur).items():
-            deleted[table] = count - before.get(table, 0)
-        return Step(done=len(rows) < size, cursor=(rows[-1][1], rows[-1][0]), deleted=deleted)
+        deleted = {}
+        if ids:
+            params = {'ids': ids}
+            before = _cascade_counts(cur)
+            cur.execute('DELETE FROM log WHERE flow_run_id = ANY(%(ids)s::uuid[])', params)
+            deleted['log'] = cur.rowcount
+            cur.execute('DELETE FROM artifact WHERE flow_run_id = ANY(%(ids)s::uuid[])', params)
+            deleted['artifact'] = cur.rowcount
+            cur.execute('DELETE FROM flow_run WHERE id = ANY(%(ids)s::uuid[])', params)
+            deleted['flow_run'] = cur.rowcount
+            for table, count in _cascade_counts(cur).items():
+                deleted[table] = count - before.get(table, 0)
+        return Step(done=hi >= self.cutoff, cursor=hi, deleted=deleted)
 
     def skip(self, cur, size):
-        rows = self._select(cur, size, lock=False)
-        return Step(done=len(rows) < size, cursor=(rows[-1][1], rows[-1][0]) if rows else self.cursor)
+        hi = self._hi(cur, size)
+        return Step(done=hi >= self.cutoff, cursor=hi)
 
 
 def _cascade_counts(cur):
@@ -250,6 +264,7 @@ class CollectionWalker(Walker):
     columns Prefect copies), or deleted when none is left."""
 
     unit = 'collections'
+    table = 'artifact_collection'
 
     def _select(self, cur, size, lock):
         after = '' if self.cursor is None else ' AND ac.id > %(after)s::uuid'
@@ -287,133 +302,171 @@ class CollectionWalker(Walker):
         return Step(done=len(ids) < size, cursor=max(ids) if ids else self.cursor)
 
 
+FAR_FUTURE = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)
+
+
 class RangeWalker(Walker):
-    """Rows of `table` with occurred < cutoff (and event = event_type), in time ranges
-    [lo, hi) along the occurred index, each holding about `size` rows. For events of
-    an override type, their event_resources go by event_id in the same statement."""
+    """Rows of `table` matching `where` with `column` in [start, cutoff), walked in ranges
+    [lo, hi) along the column's index, each holding about `size` rows: hi is the value
+    of the size-th row after lo (whole instants: rows sharing a value are never split).
+    hi is computed first and handed to the batch's statement as a constant, so the
+    planner sees the exact bounds. Subclasses say what a range does (action)."""
 
     unit = 'rows'
+    kind = 'range'
+    column = 'occurred'
 
-    def __init__(self, engine, table, cutoff, event_type=None, with_resources=False):
+    def __init__(self, engine, table, cutoff, where='true', params=None, start='-infinity', label=None):
         self.table = table
         self.cutoff = cutoff
-        self.event_type = event_type
-        self.with_resources = with_resources
+        self.where = where
+        self.params = params or {}
+        self.start = start
+        self.text = label or table
         super(RangeWalker, self).__init__(engine)
 
     def initial_cursor(self):
-        return '-infinity'
+        return self.start
 
-    def _hi_sql(self):
-        kind = '' if self.event_type is None else 'event = %(type)s AND '
-        return (
-            'h AS (SELECT occurred FROM {t} WHERE ' + kind + 'occurred >= %(lo)s AND occurred < %(c)s'
-            ' ORDER BY occurred OFFSET %(n)s LIMIT 1),'
+    def label(self):
+        return self.text
+
+    def _params(self, size, hi=None):
+        params = dict(self.params)
+        params.update({'lo': self.cursor, 'c': self.cutoff, 'n': size, 'hi': hi})
+        return params
+
+    def next_bound(self, cur, size):
+        """hi for a batch of about `size` rows from the cursor."""
+        walked = ('SELECT {k} FROM {t} WHERE ' + self.where + ' AND {k} {op} %(lo)s AND {k} < %(c)s ORDER BY {k}').format
+        cur.execute(
+            'WITH h AS (' + walked(k=self.column, t=self.table, op='>=') + ' OFFSET %(n)s LIMIT 1)'
             # many rows at one instant: take the whole instant rather than loop on it
-            ' hi AS (SELECT CASE WHEN (SELECT occurred FROM h) = %(lo)s::timestamptz THEN coalesce(('
-            '  SELECT occurred FROM {t} WHERE ' + kind + 'occurred > %(lo)s AND occurred < %(c)s'
-            '  ORDER BY occurred LIMIT 1), %(c)s) ELSE coalesce((SELECT occurred FROM h), %(c)s) END AS v)'
-        ).format(t=self.table)
+            ' SELECT CASE WHEN (SELECT {k} FROM h) = %(lo)s::timestamptz THEN coalesce(('.format(k=self.column) +
+            walked(k=self.column, t=self.table, op='>') + ' LIMIT 1), %(c)s)'
+            ' ELSE coalesce((SELECT {k} FROM h), %(c)s) END'.format(k=self.column), self._params(size))
+        return cur.fetchone()[0]
 
-    def _params(self, size):
-        return {'lo': self.cursor, 'c': self.cutoff, 'n': size, 'type': self.event_type}
+    def in_range(self, alias=''):
+        """The batch's range, for the action's statement."""
+        prefix = alias + '.' if alias else ''
+        return '{p}{k} >= %(lo)s AND {p}{k} < %(hi)s'.format(p=prefix, k=self.column)
+
+    def action(self, cur, params):
+        """Delete the batch's rows; -> Step (cursor and done are filled in by step)."""
+        raise NotImplementedError
 
     def step(self, cur, size):
-        kind = '' if self.event_type is None else 'event = %(type)s AND '
-        sql = ('WITH ' + self._hi_sql() + ','
-               ' d AS (DELETE FROM {t} WHERE ' + kind + 'occurred >= %(lo)s AND occurred < (SELECT v FROM hi)'
-               ' RETURNING ' + ('id' if self.with_resources else '1') + ')')
-        if self.with_resources:
-            sql += (', r AS (DELETE FROM event_resources WHERE event_id = ANY(ARRAY(SELECT id FROM d)) RETURNING 1)'
-                    ' SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM r), (SELECT v FROM hi)')
-        else:
-            sql += ' SELECT (SELECT count(*) FROM d), 0, (SELECT v FROM hi)'
-        cur.execute(sql.format(t=self.table), self._params(size))
-        count, resources, hi = cur.fetchone()
-        deleted = {self.table: count}
-        if self.with_resources:
-            deleted['event_resources'] = resources
-        return Step(done=hi >= self.cutoff, cursor=hi, deleted=deleted)
+        hi = self.next_bound(cur, size)
+        step = self.action(cur, self._params(size, hi))
+        step.cursor, step.done = hi, hi >= self.cutoff
+        return step
 
     def skip(self, cur, size):
-        cur.execute('WITH ' + self._hi_sql() + ' SELECT v FROM hi', self._params(size))
-        hi = cur.fetchone()[0]
+        hi = self.next_bound(cur, size)
         return Step(done=hi >= self.cutoff, cursor=hi)
 
 
+class DeleteRange(RangeWalker):
+    """Deletes the walked rows; with `also`, counts those matching `also_where` to
+    another cleanup's result."""
+
+    def __init__(self, engine, table, cutoff, also=None, also_where='false', **kwargs):
+        self.also = also
+        self.also_where = also_where
+        super(DeleteRange, self).__init__(engine, table, cutoff, **kwargs)
+
+    def action(self, cur, params):
+        cur.execute('WITH d AS (DELETE FROM {t} WHERE {w} AND {r} RETURNING ({a}) AS o)'
+                    ' SELECT count(*) FILTER (WHERE NOT o), count(*) FILTER (WHERE o) FROM d'.format(
+                        t=self.table, w=self.where, r=self.in_range(), a=self.also_where), params)
+        mine, others = cur.fetchone()
+        return Step(done=False, cursor=None, deleted={self.table: mine},
+                    also=(self.also, {self.table: others}) if self.also is not None else None)
+
+
+class ResourcesOfEvents(RangeWalker):
+    """Walks events of one overridden type older than its cutoff, and deletes their
+    event_resources that the global period does not take (occurred at or after its
+    cutoff): what Prefect's override pass deletes beyond the global pass."""
+
+    def __init__(self, engine, event_type, cutoff, global_cutoff):
+        super(ResourcesOfEvents, self).__init__(
+            engine, 'events', cutoff, where='event = %(type)s', params={'type': event_type, 'g': global_cutoff},
+            label='event_resources (of %s events)' % event_type)
+
+    def action(self, cur, params):
+        cur.execute('WITH d AS (DELETE FROM event_resources WHERE event_id = ANY(ARRAY('
+                    'SELECT id FROM events WHERE event = %(type)s AND ' + self.in_range() + '))'
+                    ' AND occurred >= %(g)s RETURNING 1) SELECT count(*) FROM d', params)
+        return Step(done=False, cursor=None, deleted={'event_resources': cur.fetchone()[0]})
+
+
+class RecentResources(RangeWalker):
+    """Walks event_resources at or after the global cutoff and deletes those whose
+    event is of an overridden type and older than the type's cutoff. The other way to
+    find what ResourcesOfEvents finds, cheaper when few resources are that recent."""
+
+    def __init__(self, engine, global_cutoff, overrides):
+        params = {}
+        self.predicate = override_predicate(overrides, params, alias='e')
+        super(RecentResources, self).__init__(engine, 'event_resources', FAR_FUTURE, params=params,
+                                              start=global_cutoff, label='event_resources (recent, of overridden events)')
+
+    def action(self, cur, params):
+        cur.execute('WITH d AS (DELETE FROM event_resources r WHERE ' + self.in_range('r') +
+                    ' AND EXISTS (SELECT 1 FROM events e WHERE e.id = r.event_id AND ' + self.predicate + ')'
+                    ' RETURNING 1) SELECT count(*) FROM d', params)
+        return Step(done=False, cursor=None, deleted={'event_resources': cur.fetchone()[0]})
+
+
 class SweepWalker(Walker):
-    """Rows of `table` with occurred < cutoff, found by sweeping the heap in ranges of
-    pages (TID range scans, PostgreSQL 14+): each page is read once, as a sequential
-    scan would, instead of once per row in index order. Used when a large share of
-    the table goes. Rows added past the table's end while it runs are newer than the
-    cutoff in Prefect's data, and a later run catches any that are not."""
+    """Rows of `table` matching `where`, found by sweeping the heap in ranges of pages
+    (TID range scans, PostgreSQL 14+): each page is read once, as a sequential scan
+    would, instead of once per row in index order. Used when a large share of the
+    table goes. Rows added past the table's end while it runs are newer than the
+    cutoff in Prefect's data, and a later run catches any that are not. With `also`,
+    rows matching `also_where` are counted to another cleanup's result."""
 
     unit = 'pages'
+    kind = 'sweep'
 
-    def __init__(self, engine, table, cutoff, pages):
+    def __init__(self, engine, table, where, params, pages, also=None, also_where='false'):
         self.table = table
-        self.cutoff = cutoff
+        self.where = where
+        self.params = params
         self.pages = pages
+        self.also = also
+        self.also_where = also_where
         super(SweepWalker, self).__init__(engine)
 
     def initial_cursor(self):
         return 0
 
-    def _range(self, size):
-        end = self.cursor + size
-        return end, {'a': '(%d,0)' % self.cursor, 'b': '(%d,0)' % end, 'c': self.cutoff}
-
     def step(self, cur, size):
-        end, params = self._range(size)
+        end = self.cursor + size
+        params = dict(self.params)
+        params.update({'a': '(%d,0)' % self.cursor, 'b': '(%d,0)' % end})
         cur.execute(
-            'WITH d AS (DELETE FROM {t} WHERE ctid >= %(a)s::tid AND ctid < %(b)s::tid AND occurred < %(c)s'
-            ' RETURNING 1) SELECT count(*) FROM d'.format(t=self.table), params)
-        return Step(done=end >= self.pages, cursor=end, deleted={self.table: cur.fetchone()[0]})
+            'WITH d AS (DELETE FROM {t} WHERE ctid >= %(a)s::tid AND ctid < %(b)s::tid AND ({w})'
+            ' RETURNING ({o}) AS o) SELECT count(*) FILTER (WHERE NOT o), count(*) FILTER (WHERE o) FROM d'.format(
+                t=self.table, w=self.where, o=self.also_where), params)
+        mine, others = cur.fetchone()
+        return Step(done=end >= self.pages, cursor=end, deleted={self.table: mine},
+                    also=(self.also, {self.table: others}) if self.also is not None else None)
 
     def skip(self, cur, size):
         end = self.cursor + size
         return Step(done=end >= self.pages, cursor=end)
 
 
-class EventSweepWalker(SweepWalker):
-    """Sweeps `events` once for both event cleanups: events older than the global
-    cutoff, and events of an overridden type older than the type's cutoff, whose
-    event_resources go in the same statement (by event_id, as Prefect's override
-    pass). Rows are counted as Prefect's order would count them: an event of an
-    overridden type older than its cutoff, and its resources, to the overrides."""
-
-    def __init__(self, engine, cutoff, overrides, pages, overrides_result):
-        super(EventSweepWalker, self).__init__(engine, 'events', cutoff, pages)
-        self.overrides = overrides
-        self.overrides_result = overrides_result
-
-    def step(self, cur, size):
-        end, params = self._range(size)
-        override_sql = override_predicate(self.overrides, params)
-        if self.overrides:
-            cur.execute(
-                'WITH d AS (DELETE FROM events WHERE ctid >= %(a)s::tid AND ctid < %(b)s::tid'
-                ' AND (occurred < %(c)s OR ' + override_sql + ') RETURNING id, (' + override_sql + ') AS o),'
-                ' r AS (DELETE FROM event_resources WHERE event_id = ANY(ARRAY(SELECT id FROM d WHERE o)) RETURNING 1)'
-                ' SELECT count(*) FILTER (WHERE NOT o), count(*) FILTER (WHERE o), (SELECT count(*) FROM r) FROM d',
-                params)
-            old, overridden, resources = cur.fetchone()
-        else:
-            cur.execute('WITH d AS (DELETE FROM events WHERE ctid >= %(a)s::tid AND ctid < %(b)s::tid'
-                        ' AND occurred < %(c)s RETURNING 1) SELECT count(*), 0, 0 FROM d', params)
-            old, overridden, resources = cur.fetchone()
-        also = None
-        if self.overrides_result is not None:
-            also = (self.overrides_result, {'events': overridden, 'event_resources': resources})
-        return Step(done=end >= self.pages, cursor=end, deleted={'events': old}, also=also)
-
-
-def override_predicate(overrides, params):
+def override_predicate(overrides, params, alias=''):
     """SQL for "an event of an overridden type older than the type's cutoff"; fills params."""
+    prefix = alias + '.' if alias else ''
     parts = []
     for index, (event_type, cutoff) in enumerate(overrides):
         params['t%d' % index], params['c%d' % index] = event_type, cutoff
-        parts.append('(event = %%(t%d)s AND occurred < %%(c%d)s)' % (index, index))
+        parts.append('({p}event = %(t{i})s AND {p}occurred < %(c{i})s)'.format(p=prefix, i=index))
     return '(%s)' % ' OR '.join(parts) if parts else 'false'
 
 
@@ -440,6 +493,14 @@ class RetentionEngine(object):
 
     # -- the loop every walker shares --
     def walk(self, result, walker, start_size, max_size):
+        began, batches = self.clock(), result.batches
+        try:
+            self._walk(result, walker, start_size, max_size)
+        finally:
+            result.walks.append({'table': walker.label(), 'walk': walker.kind, 'batches': result.batches - batches,
+                                 'seconds': round(self.clock() - began, 3)})
+
+    def _walk(self, result, walker, start_size, max_size):
         size = start_size
         while True:
             if self.out_of_time():
@@ -555,53 +616,75 @@ class RetentionEngine(object):
         return max(1, int(start / per_page)), max(1, int(cap / per_page))
 
     def _events(self, overrides_result, old):
-        """Both event cleanups. When many events go, one sweep of `events` deletes the
-        old ones and the overridden ones (with their resources) together; otherwise the
-        overrides walk (event, occurred) first, then the old events walk occurred."""
+        """Both event cleanups, in three steps that leave what Prefect's two passes leave:
+        1. event_resources older than the cutoff, by their own occurred (old_events);
+        2. event_resources newer than that whose event is of an overridden type and older
+           than the type's cutoff (what Prefect's override pass takes beyond the global one);
+        3. events older than the cutoff (old_events) or of an overridden type older than
+           its cutoff (counted to the overrides when newer than the global cutoff).
+        Resources go before their events, as in Prefect. Each step walks its table in
+        time ranges, or sweeps it when a large share of it goes."""
         start, cap = self._sizes()
+        version = self.server_version_num
         cutoff = self.plan.events_cutoff()
         overrides = self.plan.override_cutoffs() if overrides_result is not None else []
+        finished = self._events_steps(overrides_result, old, overrides, cutoff, start, cap, version)
+        if overrides_result is not None:
+            overrides_result.status = 'finished' if finished else 'stopped'
+        if not finished:
+            old.status = 'stopped'
+
+    def _events_steps(self, overrides_result, old, overrides, cutoff, start, cap, version):
+        # 1.
+        resources = estimate_rows(self.conn, 'event_resources', 'occurred < %(c)s', {'c': cutoff})
+        if choose_strategy(resources['rows'], resources['pages'], version) == 'sweep':
+            walker = SweepWalker(self, 'event_resources', 'occurred < %(c)s', {'c': cutoff}, resources['pages'])
+            sizes = self._sweep_sizes(resources)
+        else:
+            walker, sizes = DeleteRange(self, 'event_resources', cutoff), (start, cap)
+        old.strategy['event_resources'] = walker.kind
+        if not self._timed_walk(old, walker, *sizes):
+            return False
+        # 2. from whichever side has fewer rows to look at
+        if overrides:
+            recent = estimate_rows(self.conn, 'event_resources', 'occurred >= %(c)s', {'c': cutoff})['rows']
+            params = {}
+            overridden = estimate_rows(self.conn, 'events', override_predicate(overrides, params), params)
+            per_event = resources['table_rows'] / max(1.0, overridden['table_rows'])
+            if recent <= overridden['rows'] * per_event:
+                walkers = [RecentResources(self, cutoff, overrides)]
+                overrides_result.strategy['event_resources'] = 'range (recent resources)'
+            else:
+                walkers = [ResourcesOfEvents(self, event_type, type_cutoff, cutoff)
+                           for event_type, type_cutoff in overrides]
+                overrides_result.strategy['event_resources'] = 'range (resources of overridden events)'
+            for walker in walkers:
+                if not self._timed_walk(overrides_result, walker, start, cap):
+                    return False
+        # 3.
         params = {'c': cutoff}
-        estimate = estimate_rows(self.conn, 'events', 'occurred < %(c)s OR ' + override_predicate(overrides, params),
-                                 params)
-        fused = choose_strategy(estimate['rows'], estimate['pages'], self.server_version_num) == 'sweep'
-        if fused:
-            for result in (overrides_result, old):
-                if result is not None:
-                    result.status = 'started'
+        override_sql = override_predicate(overrides, params)
+        where = 'occurred < %(c)s OR ' + override_sql
+        events = estimate_rows(self.conn, 'events', where, params)
+        if choose_strategy(events['rows'], events['pages'], version) == 'sweep':
             old.strategy['events'] = 'sweep'
             if overrides_result is not None:
-                for event_type, dummy in overrides:
-                    overrides_result.strategy[event_type] = 'sweep (with old_events)'
-            pages_start, pages_cap = self._sweep_sizes(estimate)
-            walker = EventSweepWalker(self, cutoff, overrides, estimate['pages'], overrides_result)
-            finished = self._timed_walk(old, walker, pages_start, pages_cap)
-            if overrides_result is not None:
-                overrides_result.status = 'finished' if finished else 'stopped'
-            if not finished:
-                return
-        elif overrides_result is not None:
-            for event_type, type_cutoff in overrides:
-                overrides_result.strategy[event_type] = 'range'
-                walker = RangeWalker(self, 'events', type_cutoff, event_type=event_type, with_resources=True)
+                overrides_result.strategy['events'] = 'sweep (with old_events)'
+            walker = SweepWalker(self, 'events', where, params, events['pages'], also=overrides_result,
+                                 also_where='occurred >= %(c)s AND ' + override_sql)
+            return self._timed_walk(old, walker, *self._sweep_sizes(events))
+        old.strategy['events'] = 'range'
+        if not self._timed_walk(old, DeleteRange(self, 'events', cutoff), start, cap):
+            return False
+        if overrides_result is not None:
+            overrides_result.strategy['events'] = 'range'
+        for event_type, type_cutoff in overrides:
+            if type_cutoff > cutoff:
+                walker = DeleteRange(self, 'events', type_cutoff, where='event = %(type)s', params={'type': event_type},
+                                     start=cutoff, label='events (%s)' % event_type)
                 if not self._timed_walk(overrides_result, walker, start, cap):
-                    old.status = 'stopped'
-                    return
-        # event_resources by their own occurred, as Prefect
-        resources = estimate_rows(self.conn, 'event_resources', 'occurred < %(c)s', {'c': cutoff})
-        if choose_strategy(resources['rows'], resources['pages'], self.server_version_num) == 'sweep':
-            old.strategy['event_resources'] = 'sweep'
-            pages_start, pages_cap = self._sweep_sizes(resources)
-            walker = SweepWalker(self, 'event_resources', cutoff, resources['pages'])
-            if not self._timed_walk(old, walker, pages_start, pages_cap):
-                return
-        else:
-            old.strategy['event_resources'] = 'range'
-            if not self._timed_walk(old, RangeWalker(self, 'event_resources', cutoff), start, cap):
-                return
-        if not fused:
-            old.strategy['events'] = 'range'
-            self._timed_walk(old, RangeWalker(self, 'events', cutoff), start, cap)
+                    return False
+        return True
 
 
 def _reason(error):
@@ -708,27 +791,20 @@ def count_cleanups(conn, plan):
                 '  WHERE a.key = s.key AND a.id NOT IN (SELECT id FROM gone)) AS left_over FROM stale s) k', params)
             result.add({'artifact_collection': row['deleted']}, {'artifact_collection': row['repointed']})
         elif name == 'event_retention_overrides':
-            for index, (event_type, cutoff) in enumerate(plan.override_cutoffs()):
-                row = fetch_one(conn, 'WITH e AS MATERIALIZED (SELECT id FROM events WHERE event = %(t)s'
-                                ' AND occurred < %(c)s) SELECT (SELECT count(*) FROM e) AS events,'
-                                ' (SELECT count(*) FROM event_resources WHERE event_id IN (SELECT id FROM e))'
-                                ' AS event_resources', {'t': event_type, 'c': cutoff})
-                result.add(row)
-                result.strategy[event_type] = 'range'
+            # what the overrides delete beyond events_retention_period
+            oparams = {'ecut': plan.events_cutoff()}
+            events_sql = override_predicate(plan.override_cutoffs(), oparams)
+            resources_sql = override_predicate(plan.override_cutoffs(), oparams, alias='e')
+            row = fetch_one(conn, 'SELECT (SELECT count(*) FROM events WHERE occurred >= %(ecut)s AND ' + events_sql +
+                            ') AS events, (SELECT count(*) FROM event_resources r WHERE r.occurred >= %(ecut)s'
+                            ' AND EXISTS (SELECT 1 FROM events e WHERE e.id = r.event_id AND ' + resources_sql +
+                            ')) AS event_resources', oparams)
+            result.add(row)
         elif name == 'old_events':
-            overrides = ['(event = %%(t%d)s AND occurred < %%(c%d)s)' % (i, i)
-                         for i in range(len(plan.override_cutoffs()))] if 'event_retention_overrides' in names else []
-            oparams = dict(params)
-            for i, (event_type, cutoff) in enumerate(plan.override_cutoffs()):
-                oparams['t%d' % i], oparams['c%d' % i] = event_type, cutoff
-            taken = ' OR '.join(overrides) if overrides else 'false'
-            events = fetch_value(conn, 'SELECT count(*) FROM events WHERE occurred < %(ecut)s AND NOT (' + taken + ')',
-                                 oparams)
-            resources = fetch_value(
-                conn, 'SELECT count(*) FROM event_resources r WHERE r.occurred < %(ecut)s' +
-                ('' if not overrides else
-                 ' AND NOT EXISTS (SELECT 1 FROM events WHERE id = r.event_id AND (' + taken + '))'), oparams)
-            result.add({'events': events, 'event_resources': resources})
+            result.add({
+                'events': fetch_value(conn, 'SELECT count(*) FROM events WHERE occurred < %(ecut)s', params),
+                'event_resources': fetch_value(conn, 'SELECT count(*) FROM event_resources WHERE occurred < %(ecut)s',
+                                               params)})
         result.status = 'counted'
         result.seconds = time.monotonic() - began
         results.append(result)

@@ -82,8 +82,8 @@ def test_batches_of_one_leave_what_big_batches_leave(cluster, prefect_db, module
     finally:
         cluster.drop(other)
     assert small['deleted'] == big['deleted']
-    # one batch per top-level run (its subflows go with it), and the last one finds nothing
-    assert small['cleanups']['old_flow_runs']['batches'] == 8 + 1
+    # one batch per top-level run (its subflows go with it; runs that end at the same instant would go together)
+    assert small['cleanups']['old_flow_runs']['batches'] == 8
     assert big['cleanups']['old_flow_runs']['batches'] == 1
 
 

@@ -94,8 +94,8 @@ def build_cases(conn):
     as of 2026-01-01 with the default periods (flow runs 90 days, events 7 days)."""
     c = Cases(conn)
     # all four terminal states, ended long ago: deleted
-    for state in ('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'):
-        c.run('old-%s' % state.lower(), state, end_days=100)
+    for days, state in enumerate(('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')):
+        c.run('old-%s' % state.lower(), state, end_days=100 + days)
     # not terminal, or no end_time, or too recent: kept
     c.run('old-running', 'RUNNING')
     c.run('old-running-with-end', 'RUNNING', end_days=100)
@@ -130,7 +130,7 @@ def build_cases(conn):
     # artifact collections: re-pointed to the newest artifact left with the key, copying its columns
     c.run('keyed-recent', 'COMPLETED', end_days=3, artifact=('k-repoint', 150))
     c.artifact('keyed-without-run', 'k-repoint', None, 130)
-    c.run('keyed-old', 'COMPLETED', end_days=100, artifact=('k-repoint', 110))
+    c.run('keyed-old', 'COMPLETED', end_days=99, artifact=('k-repoint', 110))
     c.collection('k-repoint', uid('keyed-old/artifact'))
     c.cur.execute("UPDATE artifact SET metadata_ = '{\"rows\": \"3\"}' WHERE id = %s", (uid('keyed-recent/artifact'),))
     # ... or deleted when none is left
@@ -237,6 +237,9 @@ def test_the_cases_against_prefect_with_default_settings(cluster, cases_db, modu
     assert 'r/completed-old-late-resource/resource/0' in resources          # newer than the cutoff itself
     assert 'r/completed-recent-early-resource/resource/0' not in resources  # older than the cutoff itself
     assert 'r/resource-of-no-event-recent' in resources and 'r/resource-of-no-event-old' not in resources
+    # the heartbeat override equals the global period: all it adds is the late resource of an old heartbeat
+    assert r['cleanups']['event_retention_overrides']['deleted'] == {'event_resources': 1}
+    assert r['cleanups']['old_events']['deleted'] == {'events': 5, 'event_resources': 8}
 
 
 def test_the_cases_against_prefect_with_overrides_and_a_cap(cluster, cases_db, module_runner):
@@ -251,7 +254,9 @@ def test_the_cases_against_prefect_with_overrides_and_a_cap(cluster, cases_db, m
     assert r['settings']['event_retention_overrides'] == {HEARTBEAT: 86400, 'acme.custom': 10 * 86400}
     assert r['cutoffs']['event_retention_overrides']['acme.custom'] == r['cutoffs']['events']
     assert any('acme.custom' in w and 'capped' in w for w in r.get('warnings', []))
-    assert r['cleanups']['event_retention_overrides']['deleted'] == {'events': 4, 'event_resources': 7}
+    # counted to the overrides: what they delete beyond the 10-day period (heartbeats of 9, 8 and 3 days ago
+    # with their resources); the rest is old_events'
+    assert r['cleanups']['event_retention_overrides']['deleted'] == {'events': 3, 'event_resources': 5}
     assert r['cleanups']['old_flow_runs']['batches'] >= 4
 
 

@@ -9,7 +9,8 @@ def test_history_with_default_settings_matches_prefect(cluster, history_db, modu
     r = assert_same_as_prefect(cluster, module_runner, history_db, {'enabled': ['events', 'flow_runs']})
     assert r['status'] == 'finished'
     assert r['cleanups']['old_events']['strategy'] == {'events': 'sweep', 'event_resources': 'sweep'}
-    assert r['cleanups']['event_retention_overrides']['strategy'] == {HEARTBEAT: 'sweep (with old_events)'}
+    assert r['cleanups']['event_retention_overrides']['strategy'] == {
+        'event_resources': 'range (recent resources)', 'events': 'sweep (with old_events)'}
     deleted = r['deleted']
     for table in ('flow_run', 'flow_run_state', 'task_run', 'task_run_state', 'log', 'artifact',
                   'artifact_collection', 'events', 'event_resources'):
@@ -29,7 +30,7 @@ def test_history_in_small_batches_with_shorter_overrides_matches_prefect(cluster
                                {'batch_size': 20, 'max_batch_size': 300})
     assert r['cleanups']['old_events']['strategy'] == {'events': 'range', 'event_resources': 'range'}
     assert r['cleanups']['event_retention_overrides']['strategy'] == {
-        HEARTBEAT: 'range', 'prefect.task-run.Running': 'range'}
+        'event_resources': 'range (resources of overridden events)', 'events': 'range'}
     assert r['cleanups']['event_retention_overrides']['deleted']['events'] > 0
     assert r['cleanups']['old_events']['batches'] > 5
     assert r['cleanups']['old_flow_runs']['batches'] > 3
