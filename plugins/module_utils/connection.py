@@ -135,11 +135,41 @@ def open_connection(params, environ=None):
     return conn
 
 
+# libpq keywords of connect_params that are as secret as login_password
+SECRET_CONNECT_PARAMS = ('password', 'sslpassword')
+
+
+class PrefectModule(AnsibleModule):
+    """An AnsibleModule that keeps the secrets of connect_params (a password handed there
+    instead of login_password) out of results, the logged invocation and the target's log,
+    as no_log keeps login_password out."""
+
+    def _hide_connect_secrets(self):
+        params = getattr(self, 'params', None)
+        extra = params.get('connect_params') if isinstance(params, dict) else None
+        if isinstance(extra, dict):
+            for key in SECRET_CONNECT_PARAMS:
+                if extra.get(key) not in (None, ''):
+                    self.no_log_values.add(str(extra[key]))
+
+    def log(self, msg, log_args=None):
+        self._hide_connect_secrets()
+        return super(PrefectModule, self).log(msg, log_args=log_args)
+
+    def exit_json(self, **kwargs):
+        self._hide_connect_secrets()
+        super(PrefectModule, self).exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        self._hide_connect_secrets()
+        super(PrefectModule, self).fail_json(msg, **kwargs)
+
+
 def prefect_module(argument_spec, **kwargs):
     """An AnsibleModule with the connection options merged in and psycopg2 checked."""
     spec = connection_argument_spec()
     spec.update(argument_spec)
-    module = AnsibleModule(argument_spec=spec, **kwargs)
+    module = PrefectModule(argument_spec=spec, **kwargs)
     if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
     return module
