@@ -114,6 +114,6 @@ def run_module_process(module, args, timeout=120):
     """Run a module process to its end; its result dict."""
     proc = ModuleProcess(module, args)
     proc.finish(timeout=timeout)
-    assert proc.result is not None, 'no JSON from %s: rc %s, %s %s' % (module, proc.proc.returncode, proc.stdout,
-                                                                      proc.stderr)
+    assert proc.result is not None, 'no JSON from %s: rc %s, %s %s' % (
+        module, proc.proc.returncode, proc.stdout, proc.stderr)
     return proc.result

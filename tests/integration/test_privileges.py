@@ -28,8 +28,8 @@ def logins(cluster, history_template):
     docs/security.md (names suffixed, so parallel runs on the shared cluster do not meet)."""
     suffix = uuid.uuid4().hex[:6]
     db = cluster.clone(history_template)
-    names = dict((role, 'pfx_%s_%s' % (role, suffix)) for role in ('prefect', 'monitor', 'maintainer', 'backup',
-                                                                 'retention', 'maintain', 'nobody'))
+    roles = ('prefect', 'monitor', 'maintainer', 'backup', 'retention', 'maintain', 'nobody')
+    names = dict((role, 'pfx_%s_%s' % (role, suffix)) for role in roles)
     major = cluster.sql('postgres', "SELECT current_setting('server_version_num')::int / 10000")[0][0]
     try:
         cluster.sql('postgres', 'CREATE ROLE %s NOLOGIN' % names['prefect'])
