@@ -52,7 +52,11 @@ run_major() {
         env+=(PREFECTDB_PG_ROOT="$root")
     fi
     env+=(PREFECTDB_PG_PORT=$((54400 + major)) PREFECTDB_PG_DIR="$repo/.pg/test-pg$major" PREFECTDB_PG_FAST=1)
-    server=$(env "${env[@]}" scripts/pgcluster.sh start) || { status=1; return 0; }
+    if ! server=$(env "${env[@]}" scripts/pgcluster.sh start); then
+        echo "| $major | cluster did not start on port $((54400 + major)) (is the port taken?) | | | | | |" >> "$summary.tmp"
+        status=1
+        return 0
+    fi
     echo "test_matrix: $server"
     server=$(echo "$server" | sed -E 's/.*PostgreSQL ([0-9.]+).*/\1/')
     start=$(date +%s)
