@@ -20,7 +20,7 @@ NOW = '2026-01-01T00:00:00Z'
 # small batches, so a run of the 2,000-run history takes a few seconds and a kill lands mid-run
 RETENTION = {'enabled': ['events', 'flow_runs'], 'now': NOW, 'retention_period': '30d', 'batch_size': 20,
              'max_batch_size': 50, 'target_batch_seconds': 0.02}
-# the throwaway cluster's port, from the test cluster's (54330: 54350), so suites on other majors do not meet
+# the throwaway cluster's first port to try, from the test cluster's (54330: 54350)
 THROWAWAY_PORT_OFFSET = 20
 
 
@@ -157,12 +157,14 @@ def test_retention_connection_cut_fails_clearly_and_the_rerun_completes(cluster,
 @pytest.fixture(scope='module')
 def throwaway(cluster, prefect_template):
     tmp = tempfile.mkdtemp(prefix='prefectdb-faults-')
-    server = ThrowawayCluster(cluster.port + THROWAWAY_PORT_OFFSET, os.path.join(tmp, 'pg'))
+    server = None
     try:
+        server = ThrowawayCluster.start_free(cluster.port + THROWAWAY_PORT_OFFSET, os.path.join(tmp, 'pg'))
         copy_database(cluster, server, prefect_template)
         yield server
     finally:
-        server.destroy()
+        if server is not None:
+            server.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

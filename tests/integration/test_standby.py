@@ -7,9 +7,9 @@ import tempfile
 
 import pytest
 
-from testbed import ThrowawayCluster, copy_database, run_playbook
+from testbed import ThrowawayCluster, copy_database, free_port, run_playbook
 
-PRIMARY_PORT_OFFSET, STANDBY_PORT_OFFSET = 22, 23   # from the test cluster's port: 54352, 54353
+PRIMARY_PORT_OFFSET = 22   # the first port tried, from the test cluster's: 54352 (the standby: the next free one)
 NOW = '2026-01-01T00:00:00Z'
 REFUSAL = 'is a standby server (in recovery) and read-only; nothing was changed. Run this module against the primary.'
 
@@ -17,18 +17,19 @@ REFUSAL = 'is a standby server (in recovery) and read-only; nothing was changed.
 @pytest.fixture(scope='module')
 def replica(cluster, prefect_template):
     tmp = tempfile.mkdtemp(prefix='prefectdb-standby-')
-    primary = ThrowawayCluster(cluster.port + PRIMARY_PORT_OFFSET, os.path.join(tmp, 'primary'))
-    standby = None
+    primary = standby = None
     try:
+        primary = ThrowawayCluster.start_free(cluster.port + PRIMARY_PORT_OFFSET, os.path.join(tmp, 'primary'))
         copy_database(cluster, primary, prefect_template)
         db = primary.synthetic_history(prefect_template, 200, 'prefect')
         primary.sql(db, 'CREATE EXTENSION IF NOT EXISTS pg_repack')
-        standby = primary.standby(cluster.port + STANDBY_PORT_OFFSET, os.path.join(tmp, 'standby'))
+        standby = primary.standby(free_port(primary.port + 1), os.path.join(tmp, 'standby'))
         yield primary, standby, db, tmp
     finally:
         if standby is not None:
             standby.destroy()
-        primary.destroy()
+        if primary is not None:
+            primary.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -233,6 +233,22 @@ def _as_postgres(cmd):
     return ['runuser', '-u', 'postgres', '--'] + cmd if os.getuid() == 0 else cmd
 
 
+def free_port(start, tries=200):
+    """The first port from `start` on that nothing listens on (127.0.0.1): two test sessions
+    on one machine then get throwaway clusters of their own."""
+    import socket
+    for port in range(start, start + tries):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(('127.0.0.1', port))
+        except OSError:
+            continue
+        finally:
+            sock.close()
+        return port
+    raise RuntimeError('no free port in %d..%d' % (start, start + tries))
+
+
 class ThrowawayCluster(Cluster):
     """A cluster of the test's own, on its own port and in its own directory, made by
     scripts/pgcluster.sh: never the shared test cluster, so a test may restart it,
@@ -260,9 +276,28 @@ class ThrowawayCluster(Cluster):
         self.data_dir = os.path.join(os.path.dirname(self.socket_dir), 'data')
         self.bindir = self._script('bindir').strip()
 
+    @classmethod
+    def start_free(cls, first_port, pgdir, attempts=3):
+        """Start one on the first free port from first_port; another port if that one is
+        taken meanwhile (a second test session on the machine)."""
+        for attempt in range(attempts):
+            port = free_port(first_port)
+            try:
+                return cls(port, pgdir)
+            except subprocess.CalledProcessError:
+                if attempt == attempts - 1:
+                    raise
+                subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), 'destroy'], check=False, capture_output=True,
+                               env=dict(os.environ, PREFECTDB_PG_PORT=str(port), PREFECTDB_PG_DIR=pgdir))
+                first_port = port + 1
+        return None
+
     def _script(self, command):
-        return subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), command], env=self.script_env, check=True,
-                              capture_output=True, text=True).stdout
+        proc = subprocess.run([os.path.join(SCRIPTS, 'pgcluster.sh'), command], env=self.script_env,
+                              capture_output=True, text=True, check=False)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        return proc.stdout
 
     def pg_ctl(self, *args):
         return subprocess.run(_as_postgres([os.path.join(self.bindir, 'pg_ctl'), '-D', self.data_dir] + list(args)),
