@@ -23,7 +23,7 @@ MIN_RETENTION_SECONDS = 3600            # Prefect: retention_period gt=timedelta
 DEFAULT_EVENTS_RETENTION_PERIOD = '7d'
 DEFAULT_EVENT_RETENTION_OVERRIDES = {'prefect.flow-run.heartbeat': '7d'}
 DEFAULT_BATCH_SIZE = 200                # Prefect's batch_size default
-DEFAULT_MAX_BATCH_SIZE = 20000
+DEFAULT_MAX_BATCH_SIZE = 50000
 DEFAULT_TARGET_BATCH_SECONDS = 0.25
 DEFAULT_STATEMENT_TIMEOUT = '30s'
 

@@ -88,7 +88,7 @@ options:
     description:
       - The largest batch, in rows (flow runs for the flow-run cleanup).
     type: int
-    default: 20000
+    default: 50000
   target_batch_seconds:
     description:
       - How long one batch transaction should take; the batch size grows or shrinks towards it.
@@ -119,6 +119,8 @@ options:
     default: false
 notes:
   - Needs DELETE and UPDATE on Prefect's tables, and ownership of them (or C(pg_maintain)) for O(vacuum_after).
+  - Batches commit with C(synchronous_commit=off) (this session only), so a batch does not wait for its WAL to reach
+    the disk; a server crash can undo the last fraction of a second of deletions, which the next run deletes again.
   - The result's per-cleanup figures count every row deleted, those the foreign keys cascaded to included
     (from the transaction's own statistics).
 seealso:
