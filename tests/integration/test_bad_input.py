@@ -3,6 +3,7 @@ and the database is as before (fingerprint of every table's rows, reloptions and
 and the list of schemas). All cases run in one ansible-playbook run: one inventory host per
 case (forks in parallel), one task per module guarded by `when`."""
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -197,7 +198,7 @@ def run_cases(cluster, db, cases, tmp, check=False, forks=4):
 def tmp():
     path = tempfile.mkdtemp(prefix='prefectdb-bad-input-')
     yield path
-    os.system('rm -rf %s' % path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_each_bad_input_fails_with_one_clear_error_and_changes_nothing(cluster, history_db, tmp):

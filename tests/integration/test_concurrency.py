@@ -7,6 +7,7 @@ locks of a test session, so they keep their advisory lock as long as the test wa
 second runs all go through one ansible-playbook run: without wait, with a 1-second
 wait_timeout, and asynchronously with a long one while a task releases the first runs."""
 import os
+import shutil
 import tempfile
 import textwrap
 
@@ -57,7 +58,7 @@ def fill(args, dest):
 def tmp():
     path = tempfile.mkdtemp(prefix='prefectdb-concurrency-')
     yield path
-    os.system('rm -rf %s' % path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_a_second_run_is_skipped_or_waits(cluster, prefect_db, tmp):

@@ -82,7 +82,7 @@ def start_and_wait_for_batch(cluster, dbname, args, phase=None, timeout=30):
 
 
 def test_retention_killed_at_random_points_leaves_no_orphans_and_the_rerun_completes(cluster, history_template):
-    """SIGKILL runs at seeded random moments, one after the other on the same database
+    """SIGKILL runs at seeded random moments after they connect, one after the other on the same database
     (each resumes what the killed ones left), half of them at the first moment after the
     delay when a batch transaction is open. A fresh database comes when a run got to the
     end before its kill; each database is finished by a rerun and must then hold exactly
@@ -92,6 +92,7 @@ def test_retention_killed_at_random_points_leaves_no_orphans_and_the_rerun_compl
     kills, mid_transaction, phases, databases, attempts = 0, 0, set(), 0, 0
     while kills < KILLS:
         databases += 1
+        runs_on_database = 0
         db = cluster.clone(history_template)
         try:
             planted = orphans(cluster, db)
@@ -99,8 +100,17 @@ def test_retention_killed_at_random_points_leaves_no_orphans_and_the_rerun_compl
             while kills < KILLS:
                 attempts += 1
                 assert attempts < 3 * KILLS, 'too few runs could be interrupted (%d kills)' % kills
+                first_on_database = runs_on_database == 0
+                runs_on_database += 1
                 proc = ModuleProcess('retention', retention_args(cluster, db))
-                delay = rng.uniform(0.6, 1.8)
+                # the delay counts from the module's connection, not its start (slow on a busy machine)
+                wait_until(lambda: module_backends(cluster, db) or not proc.running(), timeout=60, interval=0.01)
+                delay = rng.uniform(0.0, 1.4)
+                if first_on_database:
+                    # the flow-run batches are a short part of a run: the first kill waits for one
+                    delay = 0.0
+                    wait_until(lambda: [b for b in in_transaction(cluster, db) if phase_of(b[3]) == 'flow_runs']
+                               or not proc.running(), timeout=30, interval=0.005)
                 time.sleep(delay)
                 if rng.random() < 0.5:
                     # half of the kills wait for the first moment the run is inside a batch

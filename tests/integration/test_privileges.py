@@ -3,6 +3,7 @@ that lacks a privilege gets one clear error naming it. The Prefect tables of the
 belong to a NOLOGIN owner role, as they belong to Prefect's own login on a real server; the
 logins are made with exactly the GRANTs docs/security.md gives (its SQL blocks are run here)."""
 import os
+import shutil
 import re
 import tempfile
 import uuid
@@ -75,7 +76,7 @@ def run_as(cluster, db, cases, tmp):
 def tmp():
     path = tempfile.mkdtemp(prefix='prefectdb-privileges-')
     yield path
-    os.system('rm -rf %s' % path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_each_module_runs_as_its_least_login(cluster, logins, tmp):

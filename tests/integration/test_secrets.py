@@ -7,6 +7,7 @@ module, backup with verify=restore (pg_dump and pg_restore) and vacuum with mode
 (pg_repack), a password handed through connect_params, and a wrong password. A thread reads
 every process's command line meanwhile."""
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -64,7 +65,7 @@ def secret_login(cluster, history_db):
 def tmp():
     path = tempfile.mkdtemp(prefix='prefectdb-secrets-')
     yield path
-    os.system('rm -rf %s' % path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def files_holding(directory, text):
