@@ -8,6 +8,7 @@
 # (PREFECTDB_MATRIX_KEEP=1 keeps it). The shared test cluster (54330) is never touched.
 # Settings (environment):
 #   MATRIX_PYTEST_ARGS     extra pytest arguments, e.g. "-k vacuum" or "tests/integration/test_versions.py"
+#   PREFECTDB_MATRIX_PORT_BASE  cluster ports are base + major (default 54400: 54415, 54417, 54418)
 #   PREFECTDB_MATRIX_LOCK  a file each major's run holds with flock, so heavy runs on a
 #                          shared machine take turns (default /tmp/prefectdb-bench.lock; empty: none)
 # Logs and JUnit files: .pg/matrix/<major>.log, .pg/matrix/<major>.xml; the summary table
@@ -22,6 +23,7 @@ majors=("$@")
 out=$repo/.pg/matrix
 mkdir -p "$out"
 lock=${PREFECTDB_MATRIX_LOCK-/tmp/prefectdb-bench.lock}
+port_base=${PREFECTDB_MATRIX_PORT_BASE:-54400}
 python=$repo/.venv/bin/python
 read -r -a pytest_args <<< "${MATRIX_PYTEST_ARGS:-tests/integration}"
 [[ " ${pytest_args[*]} " == *" tests/"* ]] || pytest_args=(tests/integration "${pytest_args[@]}")
@@ -51,9 +53,9 @@ run_major() {
         root=$(scripts/pg_roots.sh path "$major")
         env+=(PREFECTDB_PG_ROOT="$root")
     fi
-    env+=(PREFECTDB_PG_PORT=$((54400 + major)) PREFECTDB_PG_DIR="$repo/.pg/test-pg$major" PREFECTDB_PG_FAST=1)
+    env+=(PREFECTDB_PG_PORT=$((port_base + major)) PREFECTDB_PG_DIR="$repo/.pg/test-pg$major" PREFECTDB_PG_FAST=1)
     if ! server=$(env "${env[@]}" scripts/pgcluster.sh start); then
-        echo "| $major | cluster did not start on port $((54400 + major)) (is the port taken?) | | | | | |" >> "$summary.tmp"
+        echo "| $major | cluster did not start on port $((port_base + major)) (is the port taken?) | | | | | |" >> "$summary.tmp"
         status=1
         return 0
     fi
