@@ -9,6 +9,7 @@ the source and of a restore compare."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import re
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.sizes import format_size
@@ -61,6 +62,22 @@ def dump_name(prefix, when, existing=()):
         seq += 1
         name = '%s_%s_%d%s' % (prefix, stamp, seq, SUFFIX)
     return name
+
+
+def newest_verified(prefix, filenames):
+    """(name, UTC datetime) of the newest dump of this prefix that has its .sha256
+    beside it (the module writes that only after verifying), or None."""
+    present = set(filenames)
+    dumps = []
+    for name in filenames:
+        key = parse_dump_name(prefix, name)
+        if key and checksum_name(name) in present:
+            dumps.append((key, name))
+    if not dumps:
+        return None
+    (stamp, dummy), name = max(dumps)
+    when = datetime.datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    return name, when
 
 
 def rotation(prefix, filenames, keep):

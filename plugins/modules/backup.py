@@ -56,6 +56,14 @@ options:
       - How many dumps of this O(prefix) to keep in O(dest), the new one included.
     type: int
     default: 7
+  min_interval:
+    description:
+      - Take no new dump when the newest verified dump of this O(prefix) in O(dest) is younger than this; the module
+        then reports C(changed=false) and names that dump. A scheduled job that is re-run (or a second playbook run)
+        does not take a second backup.
+      - Seconds or a duration such as C(20h), C(1d), C(P1D). C(0) always dumps.
+    type: raw
+    default: 0
   verify:
     description:
       - C(list) reads the dump's table of contents with C(pg_restore --list) and checks every table's data is in it.
@@ -114,8 +122,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+skipped_dump:
+  description: True when no dump was taken because the newest verified one is younger than O(min_interval).
+  returned: when O(min_interval) skipped the dump
+  type: bool
+  sample: true
 dump:
-  description: The dump written (or planned).
+  description: The dump written (or planned); null when O(min_interval) skipped it.
   returned: always
   type: dict
   contains:
@@ -202,7 +215,9 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection i
     ConnectionFailure, build_connect_kwargs, connect, execute, exclusive_run, fetch_all, fetch_one, fetch_value,
     open_connection, prefect_module, psycopg2, set_session_timeouts, write_argument_spec,
 )
-from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import (
+    DurationError, format_duration, parse_duration,
+)
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.host_storage import free_bytes, local_free_bytes
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.results import iso_utc, jsonable
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.sizes import SizeError, format_size, parse_size
@@ -332,12 +347,14 @@ def main():
         bindir=dict(type='path'),
         estimate_ratio=dict(type='float', default=0.5),
         reserve=dict(type='raw', default=0),
+        min_interval=dict(type='raw', default=0),
     )
     argument_spec.update(write_argument_spec())
     module = prefect_module(argument_spec, supports_check_mode=True)
     p = module.params
     try:
         lock_timeout = parse_duration(p['lock_timeout'], 'lock_timeout')
+        parse_duration(p['min_interval'], 'min_interval')
         reserve = parse_size(p['reserve'], 'reserve')
         if p['prefix'] is not None:
             bf.check_prefix(p['prefix'])
@@ -363,6 +380,21 @@ def main():
         conn.close()
 
 
+def recent_dump(dest, prefix, min_interval):
+    """Why no new dump is due (the newest verified one is younger than min_interval), or None."""
+    if not min_interval or not os.path.isdir(dest):
+        return None
+    newest = bf.newest_verified(prefix, os.listdir(dest))
+    if not newest:
+        return None
+    name, when = newest
+    age = (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
+    if age >= min_interval:
+        return None
+    return 'no new dump: %s is %s old, younger than min_interval %s' % (
+        os.path.join(dest, name), format_duration(age), format_duration(min_interval))
+
+
 def run_backup(module, conn, dest, lock_timeout, reserve):
     p = module.params
     backup = Backup(module, conn)
@@ -379,6 +411,9 @@ def run_backup(module, conn, dest, lock_timeout, reserve):
     except ClientProgramError as e:
         backup.fail('%s; nothing was changed.' % e)
     env['PGDATABASE'] = dbname
+    recent = recent_dump(dest, prefix, parse_duration(p['min_interval'], 'min_interval'))
+    if recent:
+        module.exit_json(changed=False, msg=recent, dump=None, skipped_dump=True)
     pg_dump = backup.find('pg_dump', info['server_major'], p['bindir'])
     pg_restore = backup.find('pg_restore', info['server_major'], p['bindir'] or os.path.dirname(pg_dump))
 

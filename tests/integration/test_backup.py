@@ -206,3 +206,18 @@ def test_a_second_run_is_skipped_while_one_holds_the_lock(cluster, history_db, m
         holder.close()
     assert run.results[0]['status'] == 'skipped' and run.result['changed'] is False
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_min_interval_takes_no_second_dump_while_the_newest_is_young(cluster, history_db, module_runner, tmp_path):
+    first = module_runner('backup', {'dest': str(tmp_path), 'min_interval': '1h'}, dbname=history_db).result
+    assert not first['failed'] and first['changed'], first.get('msg')
+    again = module_runner('backup', {'dest': str(tmp_path), 'min_interval': '1h'}, dbname=history_db).result
+    assert not again['failed'] and again['changed'] is False
+    assert again['msg'].startswith('no new dump: %s is ' % first['dump']['path'])
+    assert again['msg'].endswith('younger than min_interval 1h')
+    assert len([f for f in os.listdir(str(tmp_path)) if f.endswith('.dump')]) == 1
+    time.sleep(1.1)
+    always = module_runner('backup', {'dest': str(tmp_path), 'min_interval': 0}, dbname=history_db).result
+    assert always['changed'] and len([f for f in os.listdir(str(tmp_path)) if f.endswith('.dump')]) == 2
+    bad = module_runner('backup', {'dest': str(tmp_path), 'min_interval': 'soon'}, dbname=history_db).result
+    assert bad['failed'] and 'min_interval' in bad['msg']

@@ -111,3 +111,15 @@ def test_compare_counts():
     assert bf.compare_counts(source, {'public.log': 9, 'public.flow_run': 2, 'public.extra': 1}) == [
         'public.events is missing from the restore', 'public.extra is in the restore only',
         'public.log has 10 rows in the database but 9 in the restore']
+
+
+def test_newest_verified_needs_the_checksum_and_the_prefix():
+    names = ['prefect_20260101T020000Z.dump', 'prefect_20260101T020000Z.dump.sha256',
+             'prefect_20260102T020000Z.dump',  # not verified: no .sha256
+             'prefect_20251231T020000Z_2.dump', 'prefect_20251231T020000Z_2.dump.sha256',
+             'other_20260105T020000Z.dump', 'other_20260105T020000Z.dump.sha256']
+    name, when = bf.newest_verified('prefect', names)
+    assert name == 'prefect_20260101T020000Z.dump'
+    assert when == datetime.datetime(2026, 1, 1, 2, 0, 0, tzinfo=datetime.timezone.utc)
+    assert bf.newest_verified('prefect', ['prefect_20260102T020000Z.dump']) is None
+    assert bf.newest_verified('nothing', names) is None
