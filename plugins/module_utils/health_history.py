@@ -13,7 +13,8 @@ import datetime
 import json
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import (
-    LockBusy, acquire_advisory_lock, fetch_one, fetch_value, milliseconds, release_advisory_lock, transaction,
+    LockBusy, acquire_advisory_lock, fetch_all, fetch_one, fetch_value, milliseconds, release_advisory_lock,
+    transaction,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.results import iso_utc
 
@@ -217,6 +218,17 @@ def read_bases(conn, schema):
     return bases, int(count or 0)
 
 
+def read_series(conn, schema, days=31):
+    """The last snapshot of each day over the last `days` days, oldest first, for charts
+    (31: the snapshot taken 30 days ago, at this hour, is in)."""
+    rows = fetch_all(conn, pgsql.SQL("""
+        SELECT DISTINCT ON (date_trunc('day', taken_at)) taken_at, database_bytes, disk_used_bytes
+          FROM {} WHERE taken_at > now() - make_interval(days => %s)
+         ORDER BY date_trunc('day', taken_at), taken_at DESC""").format(_table(schema)), (days,))
+    return [{'at': iso_utc(r['taken_at']), 'database_bytes': int(r['database_bytes']),
+             'disk_used_bytes': None if r['disk_used_bytes'] is None else int(r['disk_used_bytes'])} for r in rows]
+
+
 def collect_growth(conn, enabled, schema, keep_seconds, check_mode, in_recovery, current, lock_timeout=5):
     """The growth check: record this run's snapshot when allowed, then growth over
     1, 7 and 30 days from the stored ones. Never fails the module: what could not be
@@ -229,6 +241,7 @@ def collect_growth(conn, enabled, schema, keep_seconds, check_mode, in_recovery,
         history.update(reason='history is false', reason_kind='disabled')
         result = growth_facts(current, {}, now)
         result['history'] = history
+        result['series'] = []
         return result
     priv = privileges(conn, schema)
     refusal = kind = remediation = None
@@ -262,9 +275,11 @@ def collect_growth(conn, enabled, schema, keep_seconds, check_mode, in_recovery,
     if refusal:
         history.update(reason=refusal, reason_kind=kind, remediation=remediation)
     readable = history['recorded'] or (priv['table_exists'] and priv['schema_usage'] and priv['table_select'])
-    bases = {}
+    bases, series = {}, []
     if readable:
         bases, history['snapshots'] = read_bases(conn, schema)
+        series = read_series(conn, schema)
     result = growth_facts(current, bases, now)
     result['history'] = history
+    result['series'] = series
     return result

@@ -398,7 +398,9 @@ facts:
     growth:
       description: history (table, recorded, created, snapshots, reason), windows (1d, 7d, 30d, each null until a
         snapshot that old exists, else database_bytes_per_day, disk_used_bytes_per_day and per table
-        bytes_per_day and rows_per_day), rate_bytes_per_day, rate_window, rate_of, days_until_full, full_at.
+        bytes_per_day and rows_per_day), rate_bytes_per_day, rate_window, rate_of, days_until_full, full_at, and
+        series (the last snapshot of each of the last 30 days, oldest first - at, database_bytes, disk_used_bytes -
+        for charts).
       type: dict
   sample:
     database: {"name": "prefect", "size_bytes": 11811160064, "in_recovery": false}

@@ -430,6 +430,9 @@ def test_growth_from_stored_snapshots(cluster, prefect_db, module_runner):
                                                              rel=0.01)
         events = [t for t in w['tables'] if t['table'] == 'public.events'][0]
         assert events['bytes_then'] == 1000000 - days * 1000
+    # one point a day for the charts: the 30, 7 and 1 day old snapshots, today's two (the last wins)
+    assert [p['database_bytes'] for p in g['series']] == [size - 30 * step, size - 7 * step, size - step, now_size]
+    assert g['series'] == sorted(g['series'], key=lambda p: p['at'])
     assert g['rate_window'] == '7d' and g['rate_of'] == 'disk_used'
     assert g['rate_bytes_per_day'] == g['windows']['7d']['disk_used_bytes_per_day']
     available = r['facts']['disk']['available_bytes']
