@@ -41,7 +41,7 @@ RATE_PREFERENCE = ('7d', '1d', '30d')
 
 def compact_snapshot(database_bytes, tables, disk):
     """The row stored per run: database size, disk figures and per-table
-    [total_bytes, rows_estimate] for the reported tables."""
+    [total_bytes, rows_estimate, autovacuum_count] for the reported tables."""
     disk = disk or {}
     return {
         'database_bytes': int(database_bytes),
@@ -49,7 +49,8 @@ def compact_snapshot(database_bytes, tables, disk):
         'disk_available_bytes': disk.get('available_bytes'),
         'disk_used_bytes': disk.get('used_bytes'),
         'disk_method': disk.get('method'),
-        'tables': dict((t['qualified'], [int(t['total_bytes']), int(max(t.get('rows_estimate') or 0, 0))])
+        'tables': dict((t['qualified'], [int(t['total_bytes']), int(max(t.get('rows_estimate') or 0, 0)),
+                                         int(t.get('autovacuum_count') or 0)])
                        for t in tables),
     }
 
@@ -60,6 +61,14 @@ def _per_day(now_value, base_value, days):
     return int(round((float(now_value) - float(base_value)) / days))
 
 
+def _autovacuums_per_day(now_figures, then_figures, days):
+    """Autovacuum runs a day between two snapshots; None for snapshots without the
+    count (older format) or when the statistics were reset in between."""
+    if len(now_figures) < 3 or len(then_figures) < 3 or days <= 0 or now_figures[2] < then_figures[2]:
+        return None
+    return round((now_figures[2] - then_figures[2]) / days, 2)
+
+
 def window_growth(current, base, now):
     """Growth per day between a base snapshot and the current one.
     current/base: compact_snapshot() dicts; base also has taken_at (datetime)."""
@@ -68,16 +77,17 @@ def window_growth(current, base, now):
     same_disk = (base.get('disk_method') is not None and base.get('disk_method') == current.get('disk_method'))
     tables = []
     base_tables = base.get('tables') or {}
-    for name, (total, rows) in sorted((current.get('tables') or {}).items()):
+    for name, now_figures in sorted((current.get('tables') or {}).items()):
         if name not in base_tables:
             continue
-        then_total, then_rows = base_tables[name]
+        then_figures = base_tables[name]
         tables.append({
             'table': name,
-            'bytes_per_day': _per_day(total, then_total, days),
-            'rows_per_day': _per_day(rows, then_rows, days),
-            'bytes_then': int(then_total),
-            'bytes_now': int(total),
+            'bytes_per_day': _per_day(now_figures[0], then_figures[0], days),
+            'rows_per_day': _per_day(now_figures[1], then_figures[1], days),
+            'bytes_then': int(then_figures[0]),
+            'bytes_now': int(now_figures[0]),
+            'autovacuums_per_day': _autovacuums_per_day(now_figures, then_figures, days),
         })
     tables.sort(key=lambda t: (-(t['bytes_per_day'] or 0), t['table']))
     return {

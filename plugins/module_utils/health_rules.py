@@ -40,6 +40,7 @@ DEFAULT_THRESHOLDS = {
     'connections_warning_percent': 80.0,
     'connections_critical_percent': 90.0,
     'autovacuum_stale_after': '24h',
+    'autovacuum_max_per_day': 48.0,
     'active_table_min_changes': 1000,
     'transaction_max_age': '1h',
     'idle_in_transaction_max_age': '5m',
@@ -561,6 +562,29 @@ def rule_disk_full(facts, t):
     return out, 'disk full in %.1f days at the current rate' % days
 
 
+def rule_autovacuum_frequent(facts, t):
+    """Tables autovacuumed more often than autovacuum_max_per_day, measured between
+    stored snapshots (7-day window, else 1-day): the weekly review's "too often"."""
+    windows = facts.get('windows') or {}
+    name, window = next(((n, windows[n]) for n in ('7d', '1d') if windows.get(n)), (None, None))
+    if not window:
+        return [], None
+    out = []
+    limit = t['autovacuum_max_per_day']
+    for table in window.get('tables') or []:
+        rate = table.get('autovacuums_per_day')
+        if rate is None or rate <= limit:
+            continue
+        out.append(finding(
+            'autovacuum_frequent', 'growth', 'warning', table['table'], rate, limit,
+            '%s was autovacuumed %.1f times a day over the last %s, more than %.0f' % (
+                table['table'], rate, name, limit),
+            'raise its autovacuum_vacuum_threshold or scale factor (prefectdb.maintenance.autovacuum) if each run '
+            'finds little to do; if each run finds dead rows it cannot remove, look for a long transaction or a '
+            'replication slot holding the xmin horizon'))
+    return out, 'no table autovacuumed more than %.0f times a day (over %s)' % (limit, name)
+
+
 # --- the evaluator ---------------------------------------------------------------------
 
 # check -> [(rule id, rule)]; each rule returns (problems, message when there are none)
@@ -578,7 +602,8 @@ RULES = {
     'wraparound': [('xid_wraparound', rule_xid_wraparound), ('mxid_wraparound', rule_mxid_wraparound)],
     'prefect': [('prefect_access', rule_prefect_access), ('retention_drift', rule_retention_drift),
                 ('events_retention_recommendation', rule_events_retention_recommendation)],
-    'growth': [('history_not_recorded', rule_history), ('disk_full_forecast', rule_disk_full)],
+    'growth': [('history_not_recorded', rule_history), ('disk_full_forecast', rule_disk_full),
+               ('autovacuum_frequent', rule_autovacuum_frequent)],
 }
 RULE_IDS = tuple(rule_id for check in CHECKS for rule_id, dummy in RULES[check]) + ('check_failed',)
 

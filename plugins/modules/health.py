@@ -140,6 +140,12 @@ options:
         description: An active table not (auto)vacuumed for longer than this is a warning (the guide's 24 hours).
         type: raw
         default: 24h
+      autovacuum_max_per_day:
+        description:
+          - A table autovacuumed more often than this many times a day, measured between the stored snapshots of
+            O(history) (over 7 days, else 1 day), is a warning (finding C(autovacuum_frequent), check C(growth)).
+        type: float
+        default: 48.0
       active_table_min_changes:
         description: A table is active when at least this many rows changed since its last vacuum.
         type: int
@@ -296,7 +302,8 @@ findings:
     - Ids are stable - dead_rows, table_bloat, index_bloat, invalid_index, disk_used, autovacuum_off,
       autovacuum_disabled, autovacuum_stale, connections, long_transaction, idle_in_transaction,
       prepared_transaction, replication_slot, standby_xmin, xid_wraparound, mxid_wraparound, prefect_access,
-      retention_drift, events_retention_recommendation, history_not_recorded, disk_full_forecast, check_failed.
+      retention_drift, events_retention_recommendation, history_not_recorded, disk_full_forecast,
+        autovacuum_frequent, check_failed.
   returned: always
   type: list
   elements: dict
@@ -398,8 +405,8 @@ facts:
     growth:
       description: history (table, recorded, created, snapshots, reason), windows (1d, 7d, 30d, each null until a
         snapshot that old exists, else database_bytes_per_day, disk_used_bytes_per_day and per table
-        bytes_per_day and rows_per_day), rate_bytes_per_day, rate_window, rate_of, days_until_full, full_at, and
-        series (the last snapshot of each of the last 30 days, oldest first - at, database_bytes, disk_used_bytes -
+        bytes_per_day, rows_per_day and autovacuums_per_day), rate_bytes_per_day, rate_window, rate_of,
+        days_until_full, full_at, and series (the last snapshot of each of the last 30 days, oldest first - at, database_bytes, disk_used_bytes -
         for charts).
       type: dict
   sample:

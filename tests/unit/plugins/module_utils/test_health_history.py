@@ -21,7 +21,7 @@ def snap(db, tables, used=None, available=None, method='statvfs', days_ago=None)
 def test_compact_snapshot():
     s = snap(10, {'public.events': (5, -1)}, used=7, available=3)
     assert s == {'database_bytes': 10, 'disk_total_bytes': 100 * GB, 'disk_available_bytes': 3, 'disk_used_bytes': 7,
-                 'disk_method': 'statvfs', 'tables': {'public.events': [5, 0]}}
+                 'disk_method': 'statvfs', 'tables': {'public.events': [5, 0, 0]}}
 
 
 def test_window_growth_per_day():
@@ -87,3 +87,17 @@ def test_write_refusal():
     assert 'on the history schema' in write_refusal(priv(table_exists=False))
     assert write_refusal(priv(table_exists=False, schema_create=True)) is None
     assert 'INSERT, SELECT and DELETE' in write_refusal(priv(table_delete=False))
+
+
+def test_autovacuums_per_day_between_snapshots():
+    import datetime as dt
+    from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_history import window_growth
+    now = dt.datetime(2026, 1, 8, tzinfo=dt.timezone.utc)
+    current = {'database_bytes': 10,
+               'tables': {'public.log': [100, 10, 400], 'public.events': [50, 5, 3], 'public.old': [1, 1, 1]}}
+    base = {'taken_at': now - dt.timedelta(days=7), 'database_bytes': 5,
+            'tables': {'public.log': [90, 9, 50], 'public.events': [40, 4, 10], 'public.old': [1, 1]}}
+    tables = dict((t['table'], t) for t in window_growth(current, base, now)['tables'])
+    assert tables['public.log']['autovacuums_per_day'] == 50.0
+    assert tables['public.events']['autovacuums_per_day'] is None   # statistics reset in between
+    assert tables['public.old']['autovacuums_per_day'] is None      # a snapshot of the older format

@@ -334,3 +334,20 @@ def test_summary_fail_on_and_message():
     assert not should_fail(summarize(findings[:2]), 'critical')
     assert message(s, findings, 'prefect') == 'health of prefect: 1 critical, 1 warning: critical c y; warning b x'
     assert 'no warning or critical' in message(summarize(findings[:1]), findings[:1], 'prefect')
+
+
+def test_autovacuum_frequent_uses_the_7_day_window_first():
+    from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_rules import (
+        DEFAULT_THRESHOLDS, normalize_thresholds, rule_autovacuum_frequent)
+    t = normalize_thresholds(DEFAULT_THRESHOLDS)
+    facts = {'windows': {'1d': {'tables': [{'table': 'public.log', 'autovacuums_per_day': 500.0}]},
+                         '7d': {'tables': [{'table': 'public.log', 'autovacuums_per_day': 60.0},
+                                           {'table': 'public.events', 'autovacuums_per_day': 10.0},
+                                           {'table': 'public.flow', 'autovacuums_per_day': None}]}}}
+    found, ok = rule_autovacuum_frequent(facts, t)
+    assert [(f['id'], f['subject'], f['value'], f['threshold']) for f in found] == [
+        ('autovacuum_frequent', 'public.log', 60.0, 48.0)]
+    assert 'over the last 7d' in found[0]['message']
+    assert rule_autovacuum_frequent({'windows': {'1d': None, '7d': None}}, t) == ([], None)
+    found, ok = rule_autovacuum_frequent({'windows': {'1d': {'tables': [{'table': 'x', 'autovacuums_per_day': 1}]}}}, t)
+    assert found == [] and ok == 'no table autovacuumed more than 48 times a day (over 1d)'
