@@ -167,9 +167,13 @@ def refusal_for(index):
     return None
 
 
-def evaluate_index(index, estimate, why_not, min_bloat_ratio=30.0, min_index_size=0):
+def evaluate_index(index, estimate, why_not, min_bloat_ratio=30.0, min_index_size=0, min_scans=0):
     """(picked, reason) for one index under the `auto` thresholds."""
     size = int(index['bytes'])
+    scans = int(index.get('scans') or 0)
+    if scans < min_scans:
+        return False, '%s, %d scans since the statistics were reset: fewer than min_scans %d (an index that is not ' \
+                      'used is better dropped than rebuilt)' % (format_size(size), scans, min_scans)
     if estimate is None:
         small = '; smaller than min_index_size %s' % format_size(min_index_size) if size < min_index_size else ''
         return False, '%s: %s%s' % (format_size(size), why_not, small)
@@ -189,7 +193,7 @@ def _num(value):
     return ('%.1f' % value).rstrip('0').rstrip('.')
 
 
-def select_indexes(indexes, estimates, min_bloat_ratio=30.0, min_index_size=0, retry=None):
+def select_indexes(indexes, estimates, min_bloat_ratio=30.0, min_index_size=0, retry=None, min_scans=0):
     """`auto`: (selected, not_selected), each entry {'index': row, 'reason': text, 'estimate': dict or None}.
 
     `estimates` maps an index oid to (estimate, why_not). `retry` maps the oid
@@ -216,7 +220,7 @@ def select_indexes(indexes, estimates, min_bloat_ratio=30.0, min_index_size=0, r
             selected.append({'index': index, 'estimate': estimate,
                              'reason': 'retry: a failed REINDEX CONCURRENTLY left %s' % retry[index['oid']]})
             continue
-        picked, reason = evaluate_index(index, estimate, why_not, min_bloat_ratio, min_index_size)
+        picked, reason = evaluate_index(index, estimate, why_not, min_bloat_ratio, min_index_size, min_scans)
         (selected if picked else not_selected).append({'index': index, 'reason': reason, 'estimate': estimate})
     selected.sort(key=lambda e: (-(e['estimate'] or {}).get('bloat_bytes', 0), index_name(e['index'])))
     return selected, not_selected

@@ -126,6 +126,7 @@ _INDEXES = """
            i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
            i.indnatts AS natts,
            pg_relation_size(ci.oid) AS bytes,
+           coalesce(pg_stat_get_numscans(ci.oid), 0) AS scans,
            ci.reltuples::bigint AS reltuples,
            ct.reltuples::bigint AS table_reltuples,
            i.indpred IS NOT NULL AS partial,

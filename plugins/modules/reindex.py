@@ -63,6 +63,13 @@ options:
       - For O(indexes=auto), the size an index must have, as bytes or with a unit (C(10MB)).
     type: raw
     default: 10MB
+  min_scans:
+    description:
+      - For O(indexes=auto), the index scans (C(pg_stat_user_indexes.idx_scan), counted since the statistics were last
+        reset) an index must have had: the monthly rebuild is for bloated indexes that are used; an unused one is better
+        dropped (the health module lists them). C(0) picks by bloat and size alone.
+    type: int
+    default: 0
   retries:
     description:
       - How many times a rebuild that failed on a lock timeout, a deadlock or a cancel is tried again, after dropping
@@ -279,9 +286,11 @@ class Inputs(object):
         if self.max_runtime is not None and self.max_runtime <= 0:
             module.fail_json(msg='max_runtime must be a positive duration, not %r; nothing was changed.' % p['max_runtime'],
                              changed=False)
-        if p['retries'] < 0 or p['min_bloat_ratio'] < 0:
-            module.fail_json(msg='retries and min_bloat_ratio must not be negative; nothing was changed.', changed=False)
+        if p['retries'] < 0 or p['min_bloat_ratio'] < 0 or p['min_scans'] < 0:
+            module.fail_json(msg='retries, min_bloat_ratio and min_scans must not be negative; nothing was changed.',
+                             changed=False)
         self.retries = p['retries']
+        self.min_scans = p['min_scans']
         self.min_bloat_ratio = p['min_bloat_ratio']
         indexes = p['indexes']
         self.auto, self.names = False, []
@@ -333,7 +342,7 @@ class Reindexer(object):
                 if leftover['kind'] == 'ccnew' and leftover['base'] is not None:
                     retry.setdefault(leftover['base']['oid'], plan.index_name(leftover['index']))
             selected, not_selected = plan.select_indexes(indexes, estimates, inputs.min_bloat_ratio,
-                                                         inputs.min_index_size, retry)
+                                                         inputs.min_index_size, retry, inputs.min_scans)
             tables = sorted(set(i['table_oid'] for i in indexes))
             return selected, not_selected, tables, indexes
         found, missing = table_stats.indexes_by_name(self.conn, inputs.names)
@@ -498,6 +507,7 @@ def main():
         schema=dict(type='str', default='public'),
         min_bloat_ratio=dict(type='float', default=30),
         min_index_size=dict(type='raw', default='10MB'),
+        min_scans=dict(type='int', default=0),
         retries=dict(type='int', default=1),
         max_runtime=dict(type='raw'),
     )

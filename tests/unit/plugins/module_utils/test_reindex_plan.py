@@ -156,3 +156,16 @@ def test_new_leftovers_and_retriable_errors():
     assert p.new_leftovers([a], [a, b]) == [b]
     assert p.retriable('55P03') and p.retriable('40P01') and p.retriable('57014')
     assert not p.retriable('42P01') and not p.retriable(None)
+
+
+def test_min_scans_leaves_unused_indexes_to_be_dropped_not_rebuilt():
+    used = dict(index('used', oid=1, bytes_=2000 * BLOCK), scans=5000)
+    unused = dict(index('unused', oid=2, bytes_=2000 * BLOCK), scans=3)
+    estimate = ({'bloat_bytes': 1500 * BLOCK, 'bloat_ratio': 75.0, 'estimated_bytes': 500 * BLOCK}, None)
+    selected, rest = p.select_indexes([used, unused], {1: estimate, 2: estimate}, min_bloat_ratio=30,
+                                      min_index_size=0, min_scans=1000)
+    assert [e['index']['name'] for e in selected] == ['used']
+    assert rest[0]['reason'] == ('15.6 MB, 3 scans since the statistics were reset: fewer than min_scans 1000 '
+                                 '(an index that is not used is better dropped than rebuilt)')
+    selected, rest = p.select_indexes([used, unused], {1: estimate, 2: estimate}, min_bloat_ratio=30, min_index_size=0)
+    assert len(selected) == 2
