@@ -66,7 +66,7 @@ options:
   min_scans:
     description:
       - For O(indexes=auto), the index scans (C(pg_stat_user_indexes.idx_scan), counted since the statistics were last
-        reset) an index must have had: the monthly rebuild is for bloated indexes that are used; an unused one is better
+        reset) an index must have had. The monthly rebuild is for bloated indexes that are used; an unused one is better
         dropped (the health module lists them). C(0) picks by bloat and size alone.
     type: int
     default: 0
