@@ -170,6 +170,10 @@ def throwaway(cluster, prefect_template):
     server = None
     try:
         server = ThrowawayCluster.start_free(cluster.port + THROWAWAY_PORT_OFFSET, os.path.join(tmp, 'pg'))
+        # a commit reaches the WAL file before it is acknowledged, so a server crash (restart -m
+        # immediate) keeps it; fsync stays off (the operating system does not crash here)
+        server.sql('postgres', 'ALTER SYSTEM SET synchronous_commit = on')
+        server.sql('postgres', 'SELECT pg_reload_conf()')
         copy_database(cluster, server, prefect_template)
         yield server
     finally:

@@ -131,7 +131,7 @@ def test_a_missing_privilege_is_one_clear_error(cluster, logins, tmp):
         ('vacuum without ownership', n['retention'], 'vacuum', {'tables': ['log']},
          'VACUUM and ANALYZE need ownership of the table'),
         ('reindex without ownership', n['retention'], 'reindex', {'indexes': ['ix_log__flow_run_id_timestamp']},
-         'must be owner of'),
+         ('must be owner of index', 'permission denied for index')),  # the words of 15-16, of 17+
         ('backup without read access', n['nobody'], 'backup', {'dest': dest}, 'permission denied for table'),
         ('repack without superuser', n['maintainer'], 'vacuum', {'mode': 'repack', 'tables': ['log']},
          'pg_repack needs a superuser login'),
@@ -143,7 +143,8 @@ def test_a_missing_privilege_is_one_clear_error(cluster, logins, tmp):
     for label, dummy, dummy2, dummy3, expected in cases:
         result = run.task(label)
         assert result['failed'] and result['changed'] is False, (label, result.get('msg'))
-        assert expected in result['msg'], (label, result['msg'])
+        assert [e for e in ((expected,) if isinstance(expected, str) else expected) if e in result['msg']], \
+            (label, result['msg'])
         assert 'Traceback' not in result['msg'] and 'MODULE FAILURE' not in result['msg']
     # health and info without any grant still work, and say what they could not read
     run = run_as(cluster, db, [('health as nobody', n['nobody'], 'health', {'checks': ['prefect', 'tables']}),

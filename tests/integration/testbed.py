@@ -277,13 +277,14 @@ class ThrowawayCluster(Cluster):
         self.bindir = self._script('bindir').strip()
 
     @classmethod
-    def start_free(cls, first_port, pgdir, attempts=3):
+    def start_free(cls, first_port, pgdir, attempts=3, fast=True):
         """Start one on the first free port from first_port; another port if that one is
-        taken meanwhile (a second test session on the machine)."""
+        taken meanwhile (a second test session on the machine). fast=False keeps fsync and
+        synchronous_commit on, so a commit survives a crash (restart -m immediate)."""
         for attempt in range(attempts):
             port = free_port(first_port)
             try:
-                return cls(port, pgdir)
+                return cls(port, pgdir, fast=fast)
             except subprocess.CalledProcessError:
                 if attempt == attempts - 1:
                     raise
