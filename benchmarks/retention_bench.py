@@ -4,7 +4,7 @@ with default settings (events, flow_runs; 90 days; events 7 days; heartbeats 7 d
 and the dataset's own `now`.
 
     flock /tmp/prefectdb-bench.lock .venv/bin/python benchmarks/retention_bench.py \
-        --dataset bench_20k --runs module,floor,prefect
+        --dataset bench_20k --runs module,floor,prefect [--repeat 3] [--ref HEAD]
 
 Prints one JSON document with every figure, and checks that the three leave the same
 number of rows in every table. Clones are dropped afterwards (one at a time exists).
@@ -13,7 +13,10 @@ import argparse
 import datetime
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 import psycopg2
@@ -70,7 +73,20 @@ def cleanup_figures(cleanup):
     return dict((k, cleanup[k]) for k in keys if k in cleanup)
 
 
-def run_module(port, dbname, now, extra=None):
+def snapshot_collection(ref):
+    """The collection as committed at `ref`, in a directory of its own: the checkout is
+    shared, and a benchmark must measure one known version of the module."""
+    root = tempfile.mkdtemp(prefix='retention-bench-')
+    dest = os.path.join(root, 'ansible_collections', 'prefectdb', 'maintenance')
+    os.makedirs(dest)
+    archive = subprocess.run(['git', '-C', REPO, 'archive', ref], check=True, capture_output=True).stdout
+    subprocess.run(['tar', '-x', '-C', dest], input=archive, check=True)
+    commit = subprocess.run(['git', '-C', REPO, 'rev-parse', '--short', ref], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    return root, commit
+
+
+def run_module(port, dbname, now, extra=None, collections=None):
     args = {'enabled': SETTINGS['enabled'], 'now': now}
     args.update(extra or {})
     play = [{'hosts': 'all', 'gather_facts': False,
@@ -79,7 +95,7 @@ def run_module(port, dbname, now, extra=None):
                  'login_password': PASSWORD, 'login_db': dbname}},
              'tasks': [{'name': 'module under test', 'prefectdb.maintenance.retention': args}]}]
     began = time.monotonic()
-    run = run_playbook(play, timeout=7200)
+    run = run_playbook(play, timeout=7200, env={'ANSIBLE_COLLECTIONS_PATH': collections} if collections else None)
     wall = time.monotonic() - began
     result = run.result
     if run.rc != 0 or result.get('failed'):
@@ -111,9 +127,12 @@ def main():
     parser.add_argument('--runs', default='module,floor,prefect')
     parser.add_argument('--module-args', default='{}', help='extra module options, JSON')
     parser.add_argument('--repeat', type=int, default=1, help='run the list this many times, interleaved')
+    parser.add_argument('--ref', default='HEAD', help='the git commit of the module to measure (default HEAD)')
     args = parser.parse_args()
     now = datetime.datetime.fromisoformat(args.now.replace('Z', '+00:00'))
-    report = {'dataset': args.dataset, 'now': args.now, 'settings': SETTINGS,
+    collections, commit = snapshot_collection(args.ref)
+    report = {'dataset': args.dataset, 'now': args.now, 'settings': SETTINGS, 'commit': commit,
+              'module_args': json.loads(args.module_args),
               'size_bytes': size(args.port, args.dataset), 'before': counts(args.port, args.dataset), 'runs': {}}
     remaining = {}
     order = args.runs.split(',') * args.repeat
@@ -122,7 +141,7 @@ def main():
         clone_seconds = clone(args.port, args.dataset, name)
         try:
             if what == 'module':
-                figures = run_module(args.port, name, args.now, json.loads(args.module_args))
+                figures = run_module(args.port, name, args.now, json.loads(args.module_args), collections)
             elif what == 'floor':
                 dsn = 'host=127.0.0.1 port=%d dbname=%s user=postgres password=%s' % (args.port, name, PASSWORD)
                 figures = run_floor(dsn, now)
@@ -146,6 +165,7 @@ def main():
         report['x_floor'] = dict((what, round(medians[what] / medians['floor'], 2)) for what in medians)
     if 'module' in medians and 'prefect' in medians:
         report['prefect_over_module'] = round(medians['prefect'] / medians['module'], 1)
+    shutil.rmtree(collections, ignore_errors=True)
     json.dump(report, sys.stdout, indent=1)
     print()
 
