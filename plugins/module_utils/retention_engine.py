@@ -26,7 +26,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection i
     execute, fetch_all, fetch_one, fetch_value, set_session_timeouts, transaction)
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.prefect_schema import TERMINAL_STATE_TYPES
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_plan import (
-    batch_figures, choose_strategy, next_batch_size)
+    batch_figures, choose_strategy, next_batch_size, wal_pause)
 
 try:
     import psycopg2
@@ -79,6 +79,8 @@ class CleanupResult(object):
         self.seconds = 0.0
         self.strategy = {}
         self.walks = []
+        self.wal_bytes = 0
+        self.paused = 0.0
 
     def add(self, deleted=None, updated=None):
         for target, counts in ((self.deleted, deleted), (self.updated, updated)):
@@ -106,6 +108,9 @@ class CleanupResult(object):
             result['strategy'] = dict(self.strategy)
         if self.walks:
             result['walks'] = list(self.walks)
+        if self.batches:
+            result['wal_bytes'] = int(self.wal_bytes)
+            result['paused_seconds'] = round(self.paused, 3)
         return result
 
 
@@ -475,11 +480,12 @@ def override_predicate(overrides, params, alias=''):
 class RetentionEngine(object):
     """Runs the plan's cleanups batch by batch; see the module docstring."""
 
-    def __init__(self, conn, plan, warn, clock=None, server_version_num=None):
+    def __init__(self, conn, plan, warn, clock=None, server_version_num=None, sleep=None):
         self.conn = conn
         self.plan = plan
         self.warn = warn
         self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
         self.started = self.clock()
         self.deadline = None if plan.max_runtime is None else self.started + plan.max_runtime
         self.stopped = False
@@ -490,6 +496,21 @@ class RetentionEngine(object):
         if self.deadline is not None and self.clock() >= self.deadline:
             self.stopped = True
         return self.stopped
+
+    # -- WAL: what the server's commits wait for --
+    def wal_position(self):
+        """Bytes of WAL the server has inserted so far (the whole server's, so a batch's
+        count includes what others wrote meanwhile: the rest errs on the long side)."""
+        return int(fetch_value(self.conn, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')") or 0)
+
+    def rest(self, result, wal_bytes, seconds):
+        """Rest after a batch so batches and rests stay at plan.max_wal_rate; not past max_runtime."""
+        pause = wal_pause(wal_bytes, seconds, self.plan.max_wal_rate)
+        if self.deadline is not None:
+            pause = min(pause, max(0.0, self.deadline - self.clock()))
+        if pause > 0:
+            self.sleep(pause)
+            result.paused += pause
 
     # -- the loop every walker shares --
     def walk(self, result, walker, start_size, max_size):
@@ -508,6 +529,7 @@ class RetentionEngine(object):
                 return
             attempt_size = size
             retries = 0
+            wal_before = self.wal_position()
             while True:
                 began = self.clock()
                 try:
@@ -525,8 +547,10 @@ class RetentionEngine(object):
                         return
                     break
             elapsed = self.clock() - began
+            wal = max(0, self.wal_position() - wal_before)
             result.batches += 1
             result.batch_seconds.append(elapsed)
+            result.wal_bytes += wal
             result.add(step.deleted, step.updated)
             if step.also:
                 step.also[0].add(step.also[1])
@@ -535,6 +559,7 @@ class RetentionEngine(object):
             if step.done:
                 result.status = 'finished'
                 return
+            self.rest(result, wal, elapsed)
 
     def _skip(self, result, walker, size, error):
         reason = _reason(error)

@@ -12,6 +12,7 @@ import datetime
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import (
     DurationError, format_duration, parse_duration)
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.sizes import SizeError, parse_size
 
 # What PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED takes. 'flow_runs' implies
 # 'orphans', as in Prefect 3.9.1 (ServerServicesDBVacuumSettings.enabled_vacuum_types).
@@ -24,8 +25,14 @@ DEFAULT_EVENTS_RETENTION_PERIOD = '7d'
 DEFAULT_EVENT_RETENTION_OVERRIDES = {'prefect.flow-run.heartbeat': '7d'}
 DEFAULT_BATCH_SIZE = 200                # Prefect's batch_size default
 DEFAULT_MAX_BATCH_SIZE = 50000
-DEFAULT_TARGET_BATCH_SECONDS = 0.25
+# Short batches: a live server's commits wait behind the WAL of the batch in flight
+# (docs/light-touch.md); with max_wal_rate the run takes as long either way.
+DEFAULT_TARGET_BATCH_SECONDS = 0.05
 DEFAULT_STATEMENT_TIMEOUT = '30s'
+# WAL the batches may write per second, on average (0: no limit). WAL is what a
+# live server's commits wait for: each one flushes every WAL record written before
+# it, the batches' included (benchmarks/light_touch.py, docs/light-touch.md).
+DEFAULT_MAX_WAL_RATE = '4MB'
 
 # The cleanups in the order they run, and the vacuum type that enables each.
 # Orphans are hunted before old runs are deleted (the runs' own logs and
@@ -104,7 +111,7 @@ class Plan(object):
 
     def __init__(self, enabled, retention_seconds, events_retention_seconds, overrides, batch_size,
                  max_batch_size, target_batch_seconds, statement_timeout, lock_timeout, max_runtime,
-                 vacuum_after, now, warnings):
+                 vacuum_after, now, warnings, max_wal_rate=0):
         self.enabled = enabled
         self.retention_seconds = retention_seconds
         self.events_retention_seconds = events_retention_seconds
@@ -117,6 +124,7 @@ class Plan(object):
         self.lock_timeout = lock_timeout
         self.max_runtime = max_runtime
         self.vacuum_after = vacuum_after
+        self.max_wal_rate = max_wal_rate
         self.now = now
         self.warnings = warnings
 
@@ -154,6 +162,7 @@ class Plan(object):
             'lock_timeout': _number(self.lock_timeout),
             'max_runtime': None if self.max_runtime is None else _number(self.max_runtime),
             'vacuum_after': self.vacuum_after,
+            'max_wal_rate': self.max_wal_rate,
         }
 
 
@@ -223,7 +232,18 @@ def build_plan(params):
                 overrides=overrides, batch_size=batch_size, max_batch_size=max_batch_size,
                 target_batch_seconds=target, statement_timeout=statement_timeout, lock_timeout=lock_timeout,
                 max_runtime=max_runtime, vacuum_after=bool(params.get('vacuum_after')),
+                max_wal_rate=parse_wal_rate(params.get('max_wal_rate', DEFAULT_MAX_WAL_RATE)),
                 now=parse_now(params.get('now')), warnings=warnings)
+
+
+def parse_wal_rate(value):
+    """Bytes per second from max_wal_rate (bytes or a size such as '4MB'); 0 means no limit."""
+    if value is None:
+        return 0
+    try:
+        return parse_size(value, 'max_wal_rate')
+    except SizeError as e:
+        raise PlanError('%s (per second; 0 for no limit)' % e)
 
 
 def _positive_int(value, name):
@@ -254,6 +274,14 @@ def next_batch_size(size, seconds, target, maximum, minimum=1):
     else:
         factor = min(2.0, max(0.5, target / seconds))
     return int(max(minimum, min(maximum, int(size * factor))))
+
+
+def wal_pause(wal_bytes, seconds, max_wal_rate):
+    """Seconds to rest after a batch that wrote `wal_bytes` of WAL in `seconds`, so that
+    batch and rest together stay at `max_wal_rate` bytes a second (0: no rest)."""
+    if not max_wal_rate or wal_bytes <= 0:
+        return 0.0
+    return max(0.0, float(wal_bytes) / max_wal_rate - seconds)
 
 
 def percentile(sorted_values, fraction):

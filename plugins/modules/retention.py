@@ -92,8 +92,10 @@ options:
   target_batch_seconds:
     description:
       - How long one batch transaction should take; the batch size grows or shrinks towards it.
+      - Short batches keep the WAL written at a stretch small, so the server's commits that arrive meanwhile wait
+        less; under O(max_wal_rate) the run takes about as long either way.
     type: float
-    default: 0.25
+    default: 0.05
   statement_timeout:
     description:
       - The longest one statement of a batch may run before it is cancelled, rolled back and retried smaller.
@@ -111,6 +113,17 @@ options:
         Unset, the run goes to the end.
       - A batch in flight finishes first, so the run may overshoot by about O(target_batch_seconds).
     type: raw
+  max_wal_rate:
+    description:
+      - The most WAL the batches may write per second, on average, as bytes or a size (C(4MB)); C(0) for no limit.
+      - After each batch the module rests as long as it takes to stay at this rate. WAL is what a live Prefect
+        server's commits wait for (each commit flushes every WAL record written before it, the batches' too),
+        what standbys replay and what WAL archiving ships; at full speed the batches write tens of MB a second
+        and the server's commits wait tens to hundreds of milliseconds (docs/light-touch.md).
+      - The WAL of a batch is read from the server's WAL position, so it includes what other sessions wrote
+        meanwhile, and the rest errs on the long side.
+    type: raw
+    default: 4MB
   vacuum_after:
     description:
       - After the cleanups, run C(VACUUM (ANALYZE)) on each table rows were deleted from or updated in,
@@ -239,6 +252,16 @@ cleanups:
       type: dict
       returned: for the event cleanups
       sample: {"event_resources": "sweep", "events": "sweep"}
+    wal_bytes:
+      description: WAL the server wrote while the cleanup's batches ran (theirs, and other sessions' meanwhile).
+      type: int
+      returned: when a batch ran
+      sample: 52428800
+    paused_seconds:
+      description: Time spent resting between batches to stay at O(max_wal_rate) (part of RV(cleanups.seconds)).
+      type: float
+      returned: when a batch ran
+      sample: 11.4
 deleted:
   description: Rows deleted (would be, in check mode) per table, over all cleanups.
   returned: always
@@ -281,8 +304,8 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_en
     EngineError, RetentionEngine, count_cleanups, database_now, missing_tables, vacuum_tables)
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_plan import (
     DEFAULT_BATCH_SIZE, DEFAULT_ENABLED, DEFAULT_EVENT_RETENTION_OVERRIDES, DEFAULT_EVENTS_RETENTION_PERIOD,
-    DEFAULT_MAX_BATCH_SIZE, DEFAULT_RETENTION_PERIOD, DEFAULT_STATEMENT_TIMEOUT, DEFAULT_TARGET_BATCH_SECONDS,
-    VACUUM_TYPES, PlanError, build_plan)
+    DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAL_RATE, DEFAULT_RETENTION_PERIOD, DEFAULT_STATEMENT_TIMEOUT,
+    DEFAULT_TARGET_BATCH_SECONDS, VACUUM_TYPES, PlanError, build_plan)
 
 MODULE = 'retention'
 
@@ -300,6 +323,7 @@ def argument_spec():
         now=dict(type='str'),
         max_runtime=dict(type='raw'),
         vacuum_after=dict(type='bool', default=False),
+        max_wal_rate=dict(type='raw', default=DEFAULT_MAX_WAL_RATE),
     )
     spec.update(write_argument_spec())
     return spec

@@ -17,7 +17,11 @@ class Cursor(object):
         self.log = log
 
     def execute(self, sql, params=None):
-        self.log.append(sql)
+        if 'pg_current_wal_insert_lsn' not in sql:   # the WAL position, read around each batch
+            self.log.append(sql)
+
+    def fetchone(self):
+        return (0,)
 
     def __enter__(self):
         return self
@@ -72,10 +76,11 @@ class ScriptedWalker(engine.Walker):
         return engine.Step(done=end >= self.total, cursor=end)
 
 
-def make(max_runtime=None, batch_size=200, max_batch_size=20000):
+def make(max_runtime=None, batch_size=200, max_batch_size=20000, **extra):
     params = {'now': '2026-01-01T00:00:00Z', 'batch_size': batch_size, 'max_batch_size': max_batch_size}
     if max_runtime is not None:
         params['max_runtime'] = max_runtime
+    params.update(extra)
     plan = build_plan(params)
     clock = Clock()
     warnings = []
@@ -84,7 +89,7 @@ def make(max_runtime=None, batch_size=200, max_batch_size=20000):
 
 
 def test_batches_grow_towards_the_target_and_stop_at_the_end():
-    eng, clock, warnings = make()
+    eng, clock, warnings = make(target_batch_seconds=0.25)
     walker = ScriptedWalker(eng, clock, total=100000, cost=lambda size: 0.00005 * size)   # 50 us a row
     result = engine.CleanupResult('old_events')
     eng.walk(result, walker, 200, 20000)
@@ -98,7 +103,7 @@ def test_batches_grow_towards_the_target_and_stop_at_the_end():
 
 
 def test_a_lock_is_retried_smaller_then_the_smallest_batch_is_skipped():
-    eng, clock, warnings = make()
+    eng, clock, warnings = make(target_batch_seconds=0.25)
     walker = ScriptedWalker(eng, clock, total=1000, locked={500}, cost=lambda size: 0.0001 * size)
     result = engine.CleanupResult('old_events')
     eng.walk(result, walker, 800, 800)
@@ -173,3 +178,56 @@ def test_override_predicate():
     assert sql == '((e.event = %(t0)s AND e.occurred < %(c0)s) OR (e.event = %(t1)s AND e.occurred < %(c1)s))'
     assert params == {'t0': 'prefect.flow-run.heartbeat', 'c0': cutoff, 't1': 'acme', 'c1': cutoff}
     assert engine.override_predicate([], {}) == 'false'
+
+
+class WalWriter(ScriptedWalker):
+    """Each batch writes `wal` bytes of WAL, read back through the engine's WAL position."""
+
+    def __init__(self, eng, clock, total, wal, cost):
+        self.wal, self.position = wal, 0
+        super(WalWriter, self).__init__(eng, clock, total, cost=cost)
+        eng.wal_position = lambda: self.position
+
+    def step(self, cur, size):
+        self.position += self.wal
+        return super(WalWriter, self).step(cur, size)
+
+
+def throttled(wal, cost, total=500, **extra):
+    eng, clock, warnings = make(batch_size=100, max_batch_size=100, target_batch_seconds=0.1, **extra)
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        clock.now += seconds
+    eng.sleep = sleep
+    walker = WalWriter(eng, clock, total, wal, cost=lambda size: cost)
+    result = engine.CleanupResult('old_events')
+    eng.walk(result, walker, 100, 100)
+    return result, slept, clock
+
+
+def test_rests_after_each_batch_to_stay_at_max_wal_rate():
+    # 2 MiB in 0.05 s at 4 MiB/s: rest 0.45 s after each batch but the last
+    result, slept, clock = throttled(wal=2 * 1024 ** 2, cost=0.05, max_wal_rate='4MB')
+    assert result.status == 'finished' and result.batches == 5
+    assert slept == [0.45] * 4 and clock.now == pytest.approx(2.05)
+    out = result.as_dict()
+    assert out['wal_bytes'] == 10 * 1024 ** 2 and out['paused_seconds'] == 1.8
+
+
+def test_a_slow_batch_needs_no_rest():
+    result, slept, dummy = throttled(wal=1024 ** 2, cost=0.5, max_wal_rate='4MB')   # 2 MiB/s already
+    assert result.status == 'finished' and slept == [] and result.as_dict()['paused_seconds'] == 0.0
+
+
+def test_no_limit_never_rests():
+    result, slept, dummy = throttled(wal=64 * 1024 ** 2, cost=0.01, max_wal_rate=0)
+    assert result.status == 'finished' and slept == [] and result.wal_bytes == 5 * 64 * 1024 ** 2
+
+
+def test_a_rest_ends_at_max_runtime():
+    # 4 MiB in 0.05 s would rest 0.95 s; max_runtime is 0.5 s: rest 0.45 s, then stop
+    result, slept, clock = throttled(wal=4 * 1024 ** 2, cost=0.05, max_wal_rate='4MB', max_runtime=0.5)
+    assert slept == [0.45] and result.status == 'stopped' and result.batches == 1
+    assert clock.now == pytest.approx(0.5)

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_plan import (
     CLEANUP_NAMES, PlanError, batch_figures, build_plan, choose_strategy, next_batch_size, parse_now, percentile,
-    resolve_enabled)
+    resolve_enabled, wal_pause)
 
 UTC = datetime.timezone.utc
 NOW = '2026-01-01T00:00:00Z'
@@ -108,7 +108,8 @@ def test_override_equal_to_global_is_not_warned():
     ({'batch_size': 500, 'max_batch_size': 100}, 'max_batch_size: 100 is smaller than batch_size 500'),
     ({'target_batch_seconds': 0}, 'target_batch_seconds: 0 is out of range'),
     ({'target_batch_seconds': 'fast'}, "target_batch_seconds: 'fast' is not a number"),
-    ({'statement_timeout': '100ms'}, 'statement_timeout: 0.1s must be at least twice target_batch_seconds'),
+    ({'statement_timeout': '100ms', 'target_batch_seconds': 0.25},
+     'statement_timeout: 0.1s must be at least twice target_batch_seconds'),
     ({'lock_timeout': 0}, 'lock_timeout: must be more than 0'),
     ({'max_runtime': 0}, 'max_runtime: must be more than 0'),
     ({'max_runtime': 'a while'}, "max_runtime: 'a while' is not a duration"),
@@ -184,3 +185,33 @@ def test_batch_figures():
 ])
 def test_choose_strategy(rows, pages, version, expected):
     assert choose_strategy(rows, pages, version) == expected
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, 0), (0, 0), ('0', 0), (1048576, 1048576), ('4MB', 4 * 1024 ** 2), ('512kB', 512 * 1024),
+    ('1.5 MB', int(1.5 * 1024 ** 2)),
+])
+def test_max_wal_rate(value, expected):
+    assert plan(max_wal_rate=value).max_wal_rate == expected
+
+
+def test_max_wal_rate_default_limits_the_batches():
+    assert build_plan({}).max_wal_rate == 4 * 1024 ** 2
+    assert build_plan({}).settings()['max_wal_rate'] == 4 * 1024 ** 2
+
+
+@pytest.mark.parametrize('value', ['fast', '-1MB', '4 MB/s', True, [4]])
+def test_max_wal_rate_refused(value):
+    with pytest.raises(PlanError, match='max_wal_rate'):
+        plan(max_wal_rate=value)
+
+
+@pytest.mark.parametrize('wal, seconds, rate, expected', [
+    (4 * 1024 ** 2, 0.25, 4 * 1024 ** 2, 0.75),    # one second's worth written in a quarter: rest the rest
+    (1024 ** 2, 0.5, 4 * 1024 ** 2, 0.0),          # already slower than the rate
+    (8 * 1024 ** 2, 0.0, 4 * 1024 ** 2, 2.0),
+    (0, 0.1, 4 * 1024 ** 2, 0.0),                  # nothing written
+    (64 * 1024 ** 2, 0.1, 0, 0.0),                 # no limit
+])
+def test_wal_pause(wal, seconds, rate, expected):
+    assert wal_pause(wal, seconds, rate) == pytest.approx(expected)
