@@ -209,7 +209,6 @@ def test_every_invalid_input_is_rejected_with_nothing_applied(cluster, prefect_d
         'tables.log.autovacuum_vacuum_scale_factor: 150 is out of range: a number from 0 to 100',
         'tables.log.autovacum_enabled: not a storage parameter this module manages; did you mean autovacuum_enabled?',
         'tables.log.toast.autovacuum_analyze_scale_factor: cannot be set on a TOAST table',
-        'tables.log.autovacuum_vacuum_max_threshold: needs PostgreSQL 18 or later; the server is 15.',
         "tables.log.autovacuum_vacuum_cost_limit: 'lots' is not an integer",
         'tables.public.log: names the same table as tables.log (public.log)',
         'tables.task_run.fillfactor: 5 is out of range: an integer from 10 to 100',
@@ -217,11 +216,15 @@ def test_every_invalid_input_is_rejected_with_nothing_applied(cluster, prefect_d
         'tables.recent_runs: public.recent_runs is a view, not an ordinary table',
         "tables.bad name;: 'bad name;' is not a plain identifier",
     ]
+    major = cluster.sql('postgres', "SELECT current_setting('server_version_num')::int / 10000")[0][0]
+    if major < 18:  # a PostgreSQL 18 parameter; valid from 18 on (docs/compatibility.md)
+        expected.insert(4, 'tables.log.autovacuum_vacuum_max_threshold: needs PostgreSQL 18 or later; '
+                           'the server is %d.' % major)
     assert len(r['errors']) == len(expected), r['errors']
     for text in expected:
         assert any(e.startswith(text) for e in r['errors']), text
         assert text in r['msg']
-    assert r['msg'].startswith('autovacuum: 11 problems in the request, nothing was changed: (1) ')
+    assert r['msg'].startswith('autovacuum: %d problems in the request, nothing was changed: (1) ' % len(expected))
     assert 'tables' not in r and 'statements' not in r
     assert cluster.fingerprint(prefect_db) == before
 
