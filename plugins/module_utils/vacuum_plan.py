@@ -27,9 +27,33 @@ PROCESS_TOAST_SINCE = 140000
 MAINTAIN_SINCE = 170000
 MAX_PARALLEL = 1024
 
+# Cost-based vacuum delay of the module's session (vacuum_cost_delay, vacuum_cost_limit).
+# A manual VACUUM runs unthrottled by default (PostgreSQL's vacuum_cost_delay 0) and
+# dirties pages, and writes WAL, as fast as the disk goes; a live server's commits wait
+# behind that WAL (benchmarks/RESULTS.md, light touch). The operator may throttle it:
+# 2 ms per 200 cost units is autovacuum's own pace since PostgreSQL 12.
+DEFAULT_COST_DELAY_MS = 0.0
+DEFAULT_COST_LIMIT = 200
+MAX_COST_DELAY_MS = 100.0     # PostgreSQL's range of vacuum_cost_delay
+MAX_COST_LIMIT = 10000        # and of vacuum_cost_limit
+
 
 class PlanError(ValueError):
     """Bad input or a refusal: one clear message, nothing was changed."""
+
+
+def cost_settings(cost_delay, cost_limit):
+    """[(setting, value)] for the session from the module's cost_delay (ms) and cost_limit;
+    raises PlanError on a value PostgreSQL would refuse."""
+    try:
+        delay = float(cost_delay)
+    except (TypeError, ValueError):
+        raise PlanError('cost_delay: %r is not a number of milliseconds' % (cost_delay,))
+    if not 0 <= delay <= MAX_COST_DELAY_MS:
+        raise PlanError('cost_delay: %g is out of range; use 0 (no delay) to %g milliseconds' % (delay, MAX_COST_DELAY_MS))
+    if isinstance(cost_limit, bool) or not isinstance(cost_limit, int) or not 1 <= cost_limit <= MAX_COST_LIMIT:
+        raise PlanError('cost_limit: %r is out of range; use 1 to %d' % (cost_limit, MAX_COST_LIMIT))
+    return [('vacuum_cost_delay', '%gms' % delay), ('vacuum_cost_limit', str(cost_limit))]
 
 
 def version_text(num):

@@ -140,6 +140,23 @@ options:
         tables left are reported in RV(left). A table already running is not interrupted.
       - Unset, there is no limit.
     type: raw
+  cost_delay:
+    description:
+      - C(vacuum_cost_delay) of the module's session, in milliseconds, for C(VACUUM) and C(ANALYZE) (modes
+        C(vacuum), C(vacuum_analyze), C(analyze)). C(0) runs them unthrottled, PostgreSQL's default for a manual
+        VACUUM.
+      - Unthrottled, a VACUUM of a table that retention emptied dirties pages and writes WAL as fast as the disk
+        goes, and a live Prefect server's commits wait behind that WAL (benchmarks/RESULTS.md, light touch). C(2)
+        with O(cost_limit=200) is autovacuum's own pace (PostgreSQL 12 and later); C(20) dirties at most about
+        4 MB a second, at many times the run time.
+      - VACUUM FULL and pg_repack are not throttled by it.
+    type: float
+    default: 0
+  cost_limit:
+    description:
+      - C(vacuum_cost_limit) of the module's session, the cost after which VACUUM and ANALYZE sleep O(cost_delay).
+    type: int
+    default: 200
 notes:
   - The module's connection sets C(lock_timeout); VACUUM takes a C(SHARE UPDATE EXCLUSIVE) lock (VACUUM FULL an
     C(ACCESS EXCLUSIVE) one) on each table. For O(mode=repack), pg_repack waits at most O(lock_timeout) (at least one
@@ -278,6 +295,16 @@ notes:
   type: list
   elements: str
   sample: []
+cost_delay:
+  description: The C(vacuum_cost_delay) the session ran with, in milliseconds (0 unthrottled).
+  returned: always
+  type: float
+  sample: 0.0
+cost_limit:
+  description: The C(vacuum_cost_limit) the session ran with.
+  returned: always
+  type: int
+  sample: 200
 server_version_num:
   description: The server's version as a number.
   returned: always
@@ -610,6 +637,8 @@ def main():
         repack_binary=dict(type='path'),
         free_space=dict(type='raw'),
         max_runtime=dict(type='raw'),
+        cost_delay=dict(type='float', default=plan.DEFAULT_COST_DELAY_MS),
+        cost_limit=dict(type='int', default=plan.DEFAULT_COST_LIMIT),
     )
     argument_spec.update(write_argument_spec())
     module = prefect_module(argument_spec, supports_check_mode=True)
@@ -617,11 +646,17 @@ def main():
     mode = inputs.mode
     if mode == 'full' and not module.params['allow_full']:
         module.fail_json(msg=FULL_REFUSED, changed=False)
+    try:
+        cost = plan.cost_settings(module.params['cost_delay'], module.params['cost_limit'])
+    except plan.PlanError as e:
+        module.fail_json(msg='%s; nothing was changed.' % e, changed=False)
 
     conn = connect(module)
     try:
         with exclusive_run(module, conn, MODULE_NAME):
             set_session_timeouts(conn, lock_timeout=inputs.lock_timeout)
+            for setting, value in cost:
+                execute(conn, 'SELECT set_config(%s, %s, false)', (setting, value))
             info = table_stats.server_info(conn)
             notes = []
             command, options = None, []
@@ -674,6 +709,7 @@ def main():
                 mode=mode, selection='auto' if inputs.auto else 'list',
                 not_selected=[{'table': plan.qualified(e['table']), 'reason': e['reason']} for e in not_selected],
                 notes=notes, left=[], server_version_num=info['server_version_num'],
+                cost_delay=module.params['cost_delay'], cost_limit=module.params['cost_limit'],
             )
             if module.check_mode:
                 reports = [planned_entry(e) for e in entries]

@@ -272,6 +272,46 @@ def test_max_runtime_starts_no_new_table_and_reports_what_was_left(cluster, hist
     assert stat(cluster, history_db, 'events')['vacuum_count'] == 0
 
 
+def vacuum_waits(cluster, db, module_runner, args):
+    """Run the module; the wait events its VACUUM was seen in, polled every 20 ms."""
+    seen = set()
+    stop = threading.Event()
+
+    def watch():
+        conn = cluster.connect(db)
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("SELECT coalesce(wait_event, 'none') FROM pg_stat_activity"
+                                " WHERE application_name = 'prefectdb.maintenance' AND query LIKE 'VACUUM%%'"
+                                " AND state = 'active'")
+                    seen.update(row[0] for row in cur.fetchall())
+                    time.sleep(0.02)
+        finally:
+            conn.close()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = module_runner('vacuum', args, dbname=db).result
+    finally:
+        stop.set()
+        watcher.join()
+    return result, seen
+
+
+def test_vacuum_runs_unthrottled_by_default_and_cost_delay_throttles_it(cluster, history_db, module_runner):
+    # by default a manual VACUUM's pace: no VacuumDelay; cost_delay 20 ms per 200 units sleeps most of the time
+    bloat(cluster, history_db, 'log')
+    r, seen = vacuum_waits(cluster, history_db, module_runner, {'tables': ['log']})
+    assert not r['failed'] and entry(r, 'public.log')['status'] == 'done', r
+    assert (r['cost_delay'], r['cost_limit']) == (0, 200)
+    assert 'VacuumDelay' not in seen, seen
+    bloat(cluster, history_db, 'log', keep_tenths=1)   # half of what is left
+    r, seen = vacuum_waits(cluster, history_db, module_runner, {'tables': ['log'], 'cost_delay': 20})
+    assert not r['failed'] and entry(r, 'public.log')['status'] == 'done', r
+    assert r['cost_delay'] == 20 and 'VacuumDelay' in seen, seen
+
+
 def test_bad_input_fails_clearly_and_changes_nothing(cluster, history_db, module_runner):
     fingerprint = cluster.fingerprint(history_db)
     r = module_runner('vacuum', {'tables': ['log', 'no_such_table', 'ix_log__level']}, dbname=history_db).result
@@ -284,6 +324,11 @@ def test_bad_input_fails_clearly_and_changes_nothing(cluster, history_db, module
     assert r['failed'] is True and 'parallel applies to mode vacuum and vacuum_analyze only' in r['msg']
     r = module_runner('vacuum', {'max_runtime': 'soon'}, dbname=history_db).result
     assert r['failed'] is True and "max_runtime: 'soon' is not a duration" in r['msg']
+    r = module_runner('vacuum', {'cost_delay': 500}, dbname=history_db).result
+    assert r['failed'] is True and r['msg'] == ('cost_delay: 500 is out of range; use 0 (no delay) to 100 '
+                                                'milliseconds; nothing was changed.')
+    r = module_runner('vacuum', {'cost_limit': 0}, dbname=history_db).result
+    assert r['failed'] is True and r['msg'].startswith('cost_limit: 0 is out of range')
     assert stat(cluster, history_db, 'log')['vacuum_count'] == 0
     assert cluster.fingerprint(history_db) == fingerprint
 

@@ -202,3 +202,32 @@ def test_permission_failure_names_maintain_from_17_only():
     assert 'MAINTAIN' not in p.permission_failure(notice, 160004)
     assert p.permission_failure(notice, 150018).endswith('need ownership of the table (or superuser); the table was '
                                                          'left as it was')
+
+
+@pytest.mark.parametrize('delay, limit, expected', [
+    (20, 200, [('vacuum_cost_delay', '20ms'), ('vacuum_cost_limit', '200')]),
+    (0, 200, [('vacuum_cost_delay', '0ms'), ('vacuum_cost_limit', '200')]),
+    (2.5, 10000, [('vacuum_cost_delay', '2.5ms'), ('vacuum_cost_limit', '10000')]),
+    ('100', 1, [('vacuum_cost_delay', '100ms'), ('vacuum_cost_limit', '1')]),
+])
+def test_cost_settings(delay, limit, expected):
+    assert p.cost_settings(delay, limit) == expected
+
+
+@pytest.mark.parametrize('delay, limit, message', [
+    (-1, 200, 'cost_delay: -1 is out of range; use 0 (no delay) to 100 milliseconds'),
+    (101, 200, 'cost_delay: 101 is out of range'),
+    ('slow', 200, "cost_delay: 'slow' is not a number of milliseconds"),
+    (20, 0, 'cost_limit: 0 is out of range; use 1 to 10000'),
+    (20, 10001, 'cost_limit: 10001 is out of range'),
+    (20, True, 'cost_limit: True is out of range'),
+])
+def test_cost_settings_refused(delay, limit, message):
+    with pytest.raises(p.PlanError) as e:
+        p.cost_settings(delay, limit)
+    assert message in str(e.value)
+
+
+def test_the_default_is_a_manual_vacuums_pace_unthrottled():
+    assert p.cost_settings(p.DEFAULT_COST_DELAY_MS, p.DEFAULT_COST_LIMIT) == [
+        ('vacuum_cost_delay', '0ms'), ('vacuum_cost_limit', '200')]
