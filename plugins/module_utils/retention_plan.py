@@ -25,14 +25,16 @@ DEFAULT_EVENTS_RETENTION_PERIOD = '7d'
 DEFAULT_EVENT_RETENTION_OVERRIDES = {'prefect.flow-run.heartbeat': '7d'}
 DEFAULT_BATCH_SIZE = 200                # Prefect's batch_size default
 DEFAULT_MAX_BATCH_SIZE = 50000
-# Short batches: a live server's commits wait behind the WAL of the batch in flight
-# (docs/light-touch.md); with max_wal_rate the run takes as long either way.
-DEFAULT_TARGET_BATCH_SECONDS = 0.05
+# A batch of a quarter second keeps each transaction short and the statements few;
+# shorter batches (0.05) help a live server's commits only under max_wal_rate.
+DEFAULT_TARGET_BATCH_SECONDS = 0.25
 DEFAULT_STATEMENT_TIMEOUT = '30s'
 # WAL the batches may write per second, on average (0: no limit). WAL is what a
 # live server's commits wait for: each one flushes every WAL record written before
-# it, the batches' included (benchmarks/light_touch.py, docs/light-touch.md).
-DEFAULT_MAX_WAL_RATE = '4MB'
+# it, the batches' included (benchmarks/light_touch.py). No limit by default: a
+# limit that helps commit latency costs an order of magnitude in run time
+# (benchmarks/RESULTS.md, light touch), so the operator chooses it.
+DEFAULT_MAX_WAL_RATE = 0
 
 # The cleanups in the order they run, and the vacuum type that enables each.
 # Orphans are hunted before old runs are deleted (the runs' own logs and

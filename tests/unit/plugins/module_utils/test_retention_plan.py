@@ -195,9 +195,10 @@ def test_max_wal_rate(value, expected):
     assert plan(max_wal_rate=value).max_wal_rate == expected
 
 
-def test_max_wal_rate_default_limits_the_batches():
-    assert build_plan({}).max_wal_rate == 4 * 1024 ** 2
-    assert build_plan({}).settings()['max_wal_rate'] == 4 * 1024 ** 2
+def test_max_wal_rate_default_is_no_limit_and_target_a_quarter_second():
+    assert build_plan({}).max_wal_rate == 0
+    assert build_plan({}).settings()['max_wal_rate'] == 0
+    assert build_plan({}).target_batch_seconds == 0.25
 
 
 @pytest.mark.parametrize('value', ['fast', '-1MB', '4 MB/s', True, [4]])
