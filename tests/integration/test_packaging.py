@@ -10,6 +10,9 @@ import yaml
 from testbed import BIN, REPO
 
 MODULES = ['info', 'health', 'autovacuum', 'retention', 'vacuum', 'reindex', 'backup']
+# Each filter and a phrase of its rendered description.
+FILTERS = {'json_query': 'JMESPath', 'report_document': 'report', 'report_markdown': 'Markdown summary',
+           'report_html': 'self-contained HTML', 'report_prometheus': 'textfile collector'}
 
 
 @pytest.fixture(scope='module')
@@ -42,9 +45,10 @@ def test_tarball_installs_offline_and_every_module_renders(tarball, tmp_path):
         doc = subprocess.run([os.path.join(BIN, 'ansible-doc', ), 'prefectdb.maintenance.%s' % module],
                              check=True, capture_output=True, text=True, env=env).stdout
         assert 'login_host' in doc and 'EXAMPLES' in doc, module
-    doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'filter', 'prefectdb.maintenance.json_query'],
-                         check=True, capture_output=True, text=True, env=env).stdout
-    assert 'JMESPath' in doc
+    for name, words in FILTERS.items():
+        doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'filter', 'prefectdb.maintenance.%s' % name],
+                             check=True, capture_output=True, text=True, env=env).stdout
+        assert words in doc, name
     roles = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'role', '-l', 'prefectdb.maintenance'],
                            check=True, capture_output=True, text=True, env=env).stdout
     for role in ('hourly', 'daily', 'weekly', 'monthly'):
