@@ -129,9 +129,9 @@ def key_figures(document):
     figures = [('Database', '%s, %s' % (db.get('name') or '?', human_bytes(db.get('size_bytes')))),
                ('PostgreSQL', str(db.get('server_version') or '?'))]
     if disk:
-        figures.append(('Disk used', 'unknown' if disk.get('used_percent') is None
-                        else '%.1f%% of %s (%s free)' % (disk['used_percent'], human_bytes(disk.get('total_bytes')),
-                                                        human_bytes(disk.get('available_bytes')))))
+        used = disk.get('used_percent')
+        figures.append(('Disk used', 'unknown' if used is None else '%.1f%% of %s (%s free)' % (
+            used, human_bytes(disk.get('total_bytes')), human_bytes(disk.get('available_bytes')))))
     if conns:
         figures.append(('Connections', '%s of %s usable (%.1f%%)' % (conns.get('total'), conns.get('usable'),
                                                                      conns.get('used_percent') or 0.0)))

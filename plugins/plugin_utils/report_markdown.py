@@ -25,8 +25,9 @@ def _table(headers, rows):
 def render_markdown(document):
     db = document.get('database') or {}
     summary = document.get('summary') or {}
-    lines = ['# Prefect database %s: %s maintenance on %s' % (db.get('name') or '?', document.get('playbook'),
-                                                             document.get('host')),
+    title = '# Prefect database %s: %s maintenance on %s' % (
+        db.get('name') or '?', document.get('playbook'), document.get('host'))
+    lines = [title,
              '',
              '**Status: %s**: %d critical, %d warning, %d ok%s. Generated %s.' % (
                  str(document.get('status')).upper(), summary.get('critical', 0), summary.get('warning', 0),

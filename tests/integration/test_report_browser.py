@@ -10,7 +10,6 @@ from testbed import REPO, run_playbook
 OUTPUT = os.path.join(REPO, 'tests', 'output')
 
 
-
 @pytest.fixture(autouse=True)
 def need_chromium():
     assert chromium_path(), 'chromium is not installed: scripts/ensure_packages.sh installs it (make integration runs it)'
