@@ -16,6 +16,8 @@ __metaclass__ = type
 import os
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import fetch_one
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.host_storage import (
+    read_postmaster_pid, same_server)
 
 try:
     import psycopg2
@@ -38,33 +40,9 @@ def statvfs_figures(path, statvfs=os.statvfs):
             'used_percent': pct}
 
 
-def read_postmaster_pid(data_directory):
-    """(data directory, start epoch, port) from postmaster.pid, or None when unreadable."""
-    try:
-        with open(os.path.join(data_directory, 'postmaster.pid')) as f:
-            lines = f.read().splitlines()
-    except (IOError, OSError):
-        return None
-    if len(lines) < 4:
-        return None
-    try:
-        return lines[1], int(lines[2]), int(lines[3])
-    except ValueError:
-        return None
-
-
 def is_local_host(host):
     host = host or ''
     return host in LOCAL_HOSTS or host.startswith('/') or host.startswith('127.')
-
-
-def same_server(pid_file, start_epoch, port, data_directory):
-    """Whether postmaster.pid describes the server this connection talks to."""
-    if not pid_file:
-        return False
-    directory, started, pid_port = pid_file
-    return started == int(start_epoch) and pid_port == int(port) and \
-        os.path.realpath(directory) == os.path.realpath(data_directory)
 
 
 def collect_disk(ctx):

@@ -7,6 +7,7 @@ the database host, and free space of a local directory."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
 import os
 
 
@@ -16,21 +17,41 @@ def free_bytes(path):
     return st.f_bavail * st.f_frsize
 
 
-def same_server(pid_file_text, start_epoch, port):
-    """Whether a postmaster.pid describes the server we are connected to.
-
-    Line 3 of postmaster.pid is the postmaster's start time (epoch seconds) and
-    line 4 its port; both must match pg_postmaster_start_time() and the port
-    setting, so a data directory of another server on this host is not mistaken
-    for ours.
-    """
-    lines = (pid_file_text or '').splitlines()
+def parse_postmaster_pid(text):
+    """(data directory, start epoch, port) from the text of a postmaster.pid, or None."""
+    lines = (text or '').splitlines()
     if len(lines) < 4:
-        return False
+        return None
     try:
-        return int(lines[2].strip()) == int(start_epoch) and int(lines[3].strip()) == int(port)
+        return lines[1], int(lines[2].strip()), int(lines[3].strip())
     except ValueError:
+        return None
+
+
+def read_postmaster_pid(data_directory):
+    """parse_postmaster_pid() of the data directory's postmaster.pid, or None when unreadable."""
+    try:
+        with open(os.path.join(data_directory, 'postmaster.pid')) as f:
+            return parse_postmaster_pid(f.read())
+    except (IOError, OSError):
+        return None
+
+
+def same_server(pid_file, start_epoch, port, data_directory=None):
+    """Whether a parsed postmaster.pid describes the server we are connected to.
+
+    Line 3 of postmaster.pid is the postmaster's start time in whole seconds and
+    line 4 its port; both must match pg_postmaster_start_time() (its seconds,
+    truncated, not rounded) and the port setting, so a data directory of another
+    server on this host is not mistaken for ours. With data_directory, the
+    directory named in the file must be that one too.
+    """
+    if not pid_file:
         return False
+    directory, started, pid_port = pid_file
+    if started != int(math.floor(float(start_epoch))) or pid_port != int(port):
+        return False
+    return data_directory is None or os.path.realpath(directory) == os.path.realpath(data_directory)
 
 
 def local_free_bytes(location):
@@ -49,7 +70,7 @@ def local_free_bytes(location):
             text = f.read()
     except (IOError, OSError) as e:
         return None, 'the server\'s data directory %s is not readable here (%s)' % (data_directory, e.strerror or e)
-    if not same_server(text, location.get('start_epoch'), location.get('port')):
+    if not same_server(parse_postmaster_pid(text), location.get('start_epoch'), location.get('port')):
         return None, '%s belongs to another server than the one connected to' % data_directory
     directory = location.get('directory') or data_directory
     try:

@@ -239,7 +239,7 @@ def storage_location(conn, tablespace_oid=0):
         SELECT CASE WHEN r.rolsuper OR pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
                     THEN current_setting('data_directory') END AS data_directory,
                nullif(pg_tablespace_location(%s::oid), '') AS tablespace_directory,
-               extract(epoch FROM pg_postmaster_start_time())::bigint AS start_epoch,
+               floor(extract(epoch FROM pg_postmaster_start_time()))::bigint AS start_epoch,  -- as postmaster.pid
                current_setting('port')::int AS port
           FROM pg_roles r WHERE r.rolname = current_user""", (int(tablespace_oid or 0),))
     row['directory'] = row['tablespace_directory'] or row['data_directory']

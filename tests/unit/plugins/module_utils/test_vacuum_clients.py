@@ -84,11 +84,16 @@ PID_FILE = '4367\n/var/lib/postgresql/15/main\n1795816192\n5432\n/var/run/postgr
 
 
 def test_same_server_compares_start_time_and_port():
-    assert hs.same_server(PID_FILE, 1795816192, 5432)
-    assert not hs.same_server(PID_FILE, 1795816193, 5432)
-    assert not hs.same_server(PID_FILE, 1795816192, 5433)
-    assert not hs.same_server('4367\n', 1795816192, 5432)
-    assert not hs.same_server('', 1, 1)
+    pid_file = hs.parse_postmaster_pid(PID_FILE)
+    assert pid_file == ('/var/lib/postgresql/15/main', 1795816192, 5432)
+    assert hs.same_server(pid_file, 1795816192, 5432)
+    # pg_postmaster_start_time() has a fraction; postmaster.pid truncates it (a rounded .5 or more was a mismatch)
+    assert hs.same_server(pid_file, 1795816192.823206, 5432)
+    assert not hs.same_server(pid_file, 1795816193, 5432)
+    assert not hs.same_server(pid_file, 1795816192, 5433)
+    assert not hs.same_server(pid_file, 1795816192, 5432, '/srv/other')
+    assert hs.parse_postmaster_pid('4367\n') is None and not hs.same_server(None, 1795816192, 5432)
+    assert hs.parse_postmaster_pid('') is None
 
 
 def test_local_free_bytes(tmp_path):
