@@ -71,11 +71,13 @@ integration: venv
 	$(TEST_ENV) scripts/ensure_packages.sh
 	$(TEST_ENV) $(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-# Each role's scenario: converge, idempotence, verify against the test cluster.
+# Each role's scenario: converge, idempotence, verify against the test cluster. reset first:
+# an interrupted earlier run leaves its state saying 'prepared', and prepare would be skipped.
 molecule: venv
 	$(TEST_ENV) scripts/ensure_packages.sh
 	for role in hourly daily weekly monthly; do \
-	    (cd roles/$$role && PATH=$(BIN):$$PATH $(TEST_ENV) $(BIN)/molecule test) || exit 1; \
+	    (cd roles/$$role && PATH=$(BIN):$$PATH $(TEST_ENV) $(BIN)/molecule reset \
+	        && PATH=$(BIN):$$PATH $(TEST_ENV) $(BIN)/molecule test) || exit 1; \
 	done
 
 # The integration tests once per PostgreSQL major, each on a cluster of its own (docs/compatibility.md).
