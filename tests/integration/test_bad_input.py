@@ -189,10 +189,18 @@ def run_cases(cluster, db, cases, tmp, check=False, forks=4):
     play = {'hosts': 'all', 'gather_facts': False,
             'module_defaults': {'group/prefectdb.maintenance.postgres': cluster.connection_args(db)}, 'tasks': tasks}
     run = run_playbook([play], inventory=inventory, extra_args=['--forks', str(forks)])
-    results = {}
+    results, collided = {}, []
     for entry in run.results:
+        name = entry['host'][len('case_'):]
         if entry['status'] != 'skipped':
-            results[entry['host'][len('case_'):]] = entry['result']
+            results[name] = entry['result']
+        elif 'lock_holder' in entry['result']:
+            # two cases of one module that pass the argument checks meet at its advisory
+            # lock, and the second is skipped as any second run is: run those again, alone
+            collided.append(name)
+    if collided and forks > 1:
+        dummy, again, dummy = run_cases(cluster, db, [c for c in cases if c[0] in collided], tmp, check, forks=1)
+        results.update(again)
     return run, results, dest
 
 
