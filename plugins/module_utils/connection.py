@@ -186,6 +186,11 @@ def connect(module):
 
 # --- queries ---------------------------------------------------------------
 
+def server_error(e):
+    """The server's message of a psycopg2 error, on one line."""
+    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
+
+
 def fetch_all(conn, sql, params=None):
     """Rows as a list of dicts."""
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:

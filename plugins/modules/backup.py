@@ -213,7 +213,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.client_progr
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import (
     ConnectionFailure, build_connect_kwargs, connect, execute, exclusive_run, fetch_all, fetch_one, fetch_value,
-    open_connection, prefect_module, psycopg2, set_session_timeouts, write_argument_spec,
+    open_connection, prefect_module, psycopg2, server_error, set_session_timeouts, write_argument_spec,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import (
     DurationError, format_duration, parse_duration,
@@ -238,11 +238,6 @@ TABLES_SQL = """
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      ORDER BY 1, 2"""
-
-
-def server_error(e):
-    """The server's message of a psycopg2 error, on one line."""
-    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
 class Failure(Exception):

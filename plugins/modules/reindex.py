@@ -249,7 +249,8 @@ bytes_reclaimed:
 import time
 
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import (
-    connect, execute, exclusive_run, fetch_value, prefect_module, psycopg2, set_session_timeouts, write_argument_spec,
+    connect, execute, exclusive_run, fetch_value, prefect_module, psycopg2, server_error, set_session_timeouts,
+    write_argument_spec,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.identifiers import (
@@ -264,11 +265,6 @@ if psycopg2 is not None:
     from psycopg2 import sql as pgsql
 
 MODULE_NAME = 'reindex'
-
-
-def server_error(e):
-    """The server's message of a psycopg2 error, on one line."""
-    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
 class Inputs(object):
@@ -398,7 +394,7 @@ class Reindexer(object):
             try:
                 execute(self.conn, statement)
             except psycopg2.Error as e:
-                failure = ' '.join(str(e.diag.message_primary or e).split())
+                failure = server_error(e)
                 report['message'] = '; '.join(m for m in (report['message'], 'drop attempt in phase %s: %s' % (
                     phase, failure)) if m)
                 if plan.retriable(e.pgcode) and attempts <= self.inputs.retries:
@@ -442,7 +438,7 @@ class Reindexer(object):
                 execute(self.conn, entry['sql'])
                 break
             except psycopg2.Error as e:
-                message = ' '.join(str(e.diag.message_primary or e).split())
+                message = server_error(e)
                 messages.append('attempt %d: %s' % (report['attempts'], message))
                 if self.conn.closed:
                     messages.append('the connection to the server was lost, so the leftover index %s_ccnew the '

@@ -321,7 +321,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.client_progr
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection import (
     build_connect_kwargs, connect, execute, exclusive_run, fetch_value, prefect_module, psycopg2,
-    set_session_timeouts, write_argument_spec,
+    server_error, set_session_timeouts, write_argument_spec,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.host_storage import local_free_bytes
@@ -342,11 +342,6 @@ LOCK_NOT_AVAILABLE = '55P03'
 FULL_REFUSED = ('mode=full refused: VACUUM FULL takes an ACCESS EXCLUSIVE lock that blocks every read and write of '
                 'each table for the whole rewrite, so Prefect stalls on it. Set allow_full: true to accept that, or use '
                 'mode=repack to rebuild tables online. Nothing was changed.')
-
-
-def server_error(e):
-    """The server's message of a psycopg2 error, on one line."""
-    return ' '.join(str(getattr(getattr(e, 'diag', None), 'message_primary', None) or e).split())
 
 
 class Inputs(object):
@@ -560,7 +555,7 @@ def run_table(conn, entry, statement, repack):
             elif notice:
                 status, message = 'skipped', notice
         except psycopg2.Error as e:
-            reason = ' '.join(str(e.diag.message_primary or e).split())
+            reason = server_error(e)
             if e.pgcode == LOCK_NOT_AVAILABLE:
                 status, message = 'skipped', 'lock not available within lock_timeout: %s' % reason
             else:
