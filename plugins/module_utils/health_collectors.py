@@ -662,3 +662,54 @@ def collect_wraparound(ctx):
         'databases': databases,
         'oldest_relations': [dict(r, xid_age=int(r['xid_age']), mxid_age=int(r['mxid_age'])) for r in oldest],
     }
+
+
+# --- checkpoints ---------------------------------------------------------------------
+
+CHECKPOINTER_SINCE = 170000  # checkpoint counters moved from pg_stat_bgwriter to pg_stat_checkpointer
+
+_CHECKPOINT_SETTINGS = """
+           pg_size_bytes(current_setting('max_wal_size')) AS max_wal_size,
+           (SELECT setting::int FROM pg_settings WHERE name = 'checkpoint_timeout') AS checkpoint_timeout,
+           current_setting('checkpoint_completion_target')::float8 AS checkpoint_completion_target"""
+
+
+def checkpoint_stats_sql(server_version_num):
+    """(source view, SQL) reading the checkpoint counters of this major under one set of names:
+    timed, requested, write_ms, sync_ms, buffers_written, stats_reset and the settings."""
+    if server_version_num >= CHECKPOINTER_SINCE:
+        source = 'pg_stat_checkpointer'
+        columns = """num_timed AS timed, num_requested AS requested, write_time AS write_ms,
+           sync_time AS sync_ms, buffers_written, stats_reset,"""
+    else:
+        source = 'pg_stat_bgwriter'
+        columns = """checkpoints_timed AS timed, checkpoints_req AS requested, checkpoint_write_time AS write_ms,
+           checkpoint_sync_time AS sync_ms, buffers_checkpoint AS buffers_written, stats_reset,"""
+    return source, 'SELECT %s%s\n      FROM %s' % (columns, _CHECKPOINT_SETTINGS, source)
+
+
+def checkpoint_facts(row, source):
+    """The normalized facts of one row of checkpoint_stats_sql()."""
+    timed = int(row['timed'])
+    requested = int(row['requested'])
+    total = timed + requested
+    return {
+        'source': source,
+        'timed': timed,
+        'requested': requested,
+        'requested_percent': round(100.0 * requested / total, 2) if total else None,
+        'write_ms': int(round(float(row['write_ms']))),
+        'sync_ms': int(round(float(row['sync_ms']))),
+        'buffers_written': int(row['buffers_written']),
+        'stats_reset': jsonable(row['stats_reset']),
+        'max_wal_size': int(row['max_wal_size']),
+        'checkpoint_timeout': int(row['checkpoint_timeout']),
+        'checkpoint_completion_target': _float(row['checkpoint_completion_target']),
+    }
+
+
+def collect_checkpoints(ctx):
+    version = ctx.once('server_version_num', lambda: int(
+        fetch_one(ctx.conn, "SELECT current_setting('server_version_num')::int AS v")['v']))
+    source, sql = checkpoint_stats_sql(version)
+    return checkpoint_facts(fetch_one(ctx.conn, sql), source)

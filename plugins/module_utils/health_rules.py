@@ -19,7 +19,7 @@ SEVERITIES = ('ok', 'warning', 'critical')
 SEVERITY_RANK = {'ok': 0, 'warning': 1, 'critical': 2}
 
 CHECKS = ('tables', 'bloat', 'indexes', 'disk', 'autovacuum', 'connections', 'xmin', 'wraparound',
-          'prefect', 'growth')
+          'checkpoints', 'prefect', 'growth')
 
 # Defaults follow Prefect's database maintenance guide where it gives a figure
 # (disk > 80%, dead rows 20/50/100%, connections near the limit, autovacuum 24 h).
@@ -48,6 +48,8 @@ DEFAULT_THRESHOLDS = {
     'xmin_horizon_max_age': 10000000,
     'wraparound_warning_percent': 50.0,
     'wraparound_critical_percent': 80.0,
+    'checkpoints_requested_percent': 30.0,
+    'checkpoints_min_count': 10,
 }
 DURATION_THRESHOLDS = ('autovacuum_stale_after', 'transaction_max_age', 'idle_in_transaction_max_age',
                        'prepared_transaction_max_age')
@@ -88,7 +90,7 @@ def normalize_thresholds(raw):
             raise ThresholdError('thresholds.%s: %r is not a number' % (key, value))
         if number < 0:
             raise ThresholdError('thresholds.%s: %r is negative' % (key, value))
-        result[key] = int(number) if key.endswith(('_bytes', '_min', '_changes', '_age')) else number
+        result[key] = int(number) if key.endswith(('_bytes', '_min', '_changes', '_age', '_count')) else number
     for low, high in ORDERED_PAIRS:
         if result[low] > result[high]:
             raise ThresholdError('thresholds.%s (%s) must not exceed thresholds.%s (%s)' % (
@@ -447,6 +449,32 @@ def rule_mxid_wraparound(facts, t):
     return _wraparound(facts, t, 'mxid', 'mxid_percent', 'mxid_age', 'autovacuum_multixact_freeze_max_age')
 
 
+# --- checkpoints -----------------------------------------------------------------------
+
+def rule_checkpoints_requested(facts, t):
+    """Checkpoints mostly requested (WAL-triggered) rather than timed: max_wal_size is too small
+    for the write load, and each such checkpoint brings a burst of full-page writes."""
+    out = []
+    timed = int(facts.get('timed') or 0)
+    requested = int(facts.get('requested') or 0)
+    pct = facts.get('requested_percent')
+    total = timed + requested
+    if pct is None or total < t['checkpoints_min_count']:
+        return out, '%d checkpoints since the statistics reset, fewer than %d to judge' % (
+            total, t['checkpoints_min_count'])
+    wal = _bytes(facts.get('max_wal_size'))
+    if pct > t['checkpoints_requested_percent']:
+        out.append(finding(
+            'checkpoints_requested', 'checkpoints', 'warning', 'checkpoints', pct, t['checkpoints_requested_percent'],
+            '%d of %d checkpoints (%s) were requested rather than timed, with max_wal_size %s: WAL fills up '
+            'before checkpoint_timeout and each such checkpoint brings a burst of full-page writes' % (
+                requested, total, _pct(pct), wal),
+            'raise max_wal_size (for example double it, to %s) so that checkpoints are timed, and/or spread '
+            'retention\'s deletes with max_wal_rate (prefectdb.maintenance.retention)' % _bytes(
+                2 * (facts.get('max_wal_size') or 0))))
+    return out, '%d of %d checkpoints (%s) requested, max_wal_size %s' % (requested, total, _pct(pct), wal)
+
+
 # --- prefect ---------------------------------------------------------------------------
 
 def recommended_events_retention(runs_per_day):
@@ -600,6 +628,7 @@ RULES = {
              ('prepared_transaction', rule_prepared_transaction), ('replication_slot', rule_replication_slots),
              ('standby_xmin', rule_standby_feedback)],
     'wraparound': [('xid_wraparound', rule_xid_wraparound), ('mxid_wraparound', rule_mxid_wraparound)],
+    'checkpoints': [('checkpoints_requested', rule_checkpoints_requested)],
     'prefect': [('prefect_access', rule_prefect_access), ('retention_drift', rule_retention_drift),
                 ('events_retention_recommendation', rule_events_retention_recommendation)],
     'growth': [('history_not_recorded', rule_history), ('disk_full_forecast', rule_disk_full),

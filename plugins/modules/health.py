@@ -45,13 +45,15 @@ options:
       - C(connections) connections against max_connections.
       - C(xmin) what holds the xmin horizon back (transactions, prepared transactions, slots, standbys).
       - C(wraparound) transaction and multixact ID age of every database.
+      - C(checkpoints) timed and requested checkpoints since the statistics reset (C(pg_stat_checkpointer) from
+        PostgreSQL 17, C(pg_stat_bgwriter) before), with max_wal_size and checkpoint_timeout.
       - C(prefect) event and flow run ages, runs per day, retention drift.
       - C(growth) the history snapshot and growth per day, days until the disk is full.
       - The hourly playbook runs C([disk, connections]).
     type: list
     elements: str
-    choices: [tables, bloat, indexes, disk, autovacuum, connections, xmin, wraparound, prefect, growth]
-    default: [tables, bloat, indexes, disk, autovacuum, connections, xmin, wraparound, prefect, growth]
+    choices: [tables, bloat, indexes, disk, autovacuum, connections, xmin, wraparound, checkpoints, prefect, growth]
+    default: [tables, bloat, indexes, disk, autovacuum, connections, xmin, wraparound, checkpoints, prefect, growth]
   top_tables:
     description:
       - How many of the largest tables RV(facts.tables) reports. The Prefect tables are always reported, and
@@ -178,6 +180,18 @@ options:
         description: Transaction or multixact ID age above this share is critical.
         type: float
         default: 80.0
+      checkpoints_requested_percent:
+        description:
+          - A share of requested (WAL-triggered) checkpoints above this, of all checkpoints since the statistics
+            reset, is a warning (finding C(checkpoints_requested)) - max_wal_size is too small for the write load.
+        type: float
+        default: 30.0
+      checkpoints_min_count:
+        description:
+          - With fewer checkpoints than this since the statistics reset, the share of requested ones is not
+            judged, so a freshly reset counter says nothing.
+        type: int
+        default: 10
   disk_total_bytes:
     description:
       - The size of the database volume, for managed databases where the module cannot stat() the data
@@ -301,9 +315,9 @@ findings:
     - What needs attention, and one C(ok) finding per rule that found nothing, so every rule's state shows.
     - Ids are stable - dead_rows, table_bloat, index_bloat, invalid_index, disk_used, autovacuum_off,
       autovacuum_disabled, autovacuum_stale, connections, long_transaction, idle_in_transaction,
-      prepared_transaction, replication_slot, standby_xmin, xid_wraparound, mxid_wraparound, prefect_access,
-      retention_drift, events_retention_recommendation, history_not_recorded, disk_full_forecast,
-        autovacuum_frequent, check_failed.
+      prepared_transaction, replication_slot, standby_xmin, xid_wraparound, mxid_wraparound,
+      checkpoints_requested, prefect_access, retention_drift, events_retention_recommendation,
+      history_not_recorded, disk_full_forecast, autovacuum_frequent, check_failed.
   returned: always
   type: list
   elements: dict
@@ -393,6 +407,13 @@ facts:
       description: autovacuum_freeze_max_age, autovacuum_multixact_freeze_max_age, databases (xid_age, mxid_age,
         xid_percent, mxid_percent) and the oldest_relations of this database.
       type: dict
+    checkpoints:
+      description:
+        - source (C(pg_stat_checkpointer) from PostgreSQL 17, C(pg_stat_bgwriter) before), timed, requested,
+          requested_percent (null when there was no checkpoint), write_ms, sync_ms, buffers_written and
+          stats_reset (ISO-8601 UTC), all counted since the statistics reset.
+        - The settings max_wal_size (bytes), checkpoint_timeout (seconds) and checkpoint_completion_target.
+      type: dict
     prefect:
       description:
         - is_prefect_database, schema, readable, reason, retention (the periods compared, in seconds),
@@ -421,8 +442,8 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.connection i
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import DurationError, parse_duration
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_collectors import (
-    Context, collect_autovacuum, collect_bloat, collect_connections, collect_indexes, collect_tables,
-    collect_wraparound, collect_xmin, database_facts, reported_tables,
+    Context, collect_autovacuum, collect_bloat, collect_checkpoints, collect_connections, collect_indexes,
+    collect_tables, collect_wraparound, collect_xmin, database_facts, reported_tables,
 )
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_disk import collect_disk
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_history import (
@@ -527,6 +548,7 @@ def main():
             'connections': collect_connections,
             'xmin': collect_xmin,
             'wraparound': collect_wraparound,
+            'checkpoints': collect_checkpoints,
             'prefect': lambda c: collect_prefect(c, retention),
         }
         for check in checks:

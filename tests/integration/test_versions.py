@@ -300,3 +300,45 @@ def test_health_reports_the_dead_rows_trigger_autovacuum_uses_on_this_major(clus
     expected = int(min(50 + 0.2 * reltuples, 100) if version >= 180000 else 50 + 0.2 * reltuples)
     assert log['vacuum_dead_rows_trigger'] == expected
     assert ('autovacuum_vacuum_max_threshold' in facts['settings']) == (version >= 180000)
+
+
+# --- health: checkpoint statistics from the view of this major ---------------------------------
+
+def checkpoint_counts(cluster, version):
+    """(timed, requested) as the server counts them, from the view of its major."""
+    if version >= 170000:
+        return tuple(cluster.sql('postgres', 'SELECT num_timed, num_requested FROM pg_stat_checkpointer')[0])
+    return tuple(cluster.sql('postgres', 'SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter')[0])
+
+
+def test_health_reads_checkpoint_statistics_from_the_view_of_this_major(cluster, history_db, module_runner):
+    """pg_stat_checkpointer from 17 (num_timed, num_requested), pg_stat_bgwriter before
+    (checkpoints_timed, checkpoints_req); a CHECKPOINT command counts as requested."""
+    version = server_version_num(cluster)
+    r = module_runner('health', {'checks': ['checkpoints']}, dbname=history_db).result
+    assert r['failed'] is False, r['msg']
+    assert r['checks'] == ['checkpoints']
+    facts = r['facts']['checkpoints']
+    assert facts['source'] == ('pg_stat_checkpointer' if version >= 170000 else 'pg_stat_bgwriter')
+    for key in ('timed', 'requested', 'write_ms', 'sync_ms', 'buffers_written', 'max_wal_size', 'checkpoint_timeout'):
+        assert isinstance(facts[key], int) and not isinstance(facts[key], bool) and facts[key] >= 0, (key, facts)
+    total = facts['timed'] + facts['requested']
+    assert facts['requested_percent'] == (round(100.0 * facts['requested'] / total, 2) if total else None)
+    assert facts['stats_reset'] is None or facts['stats_reset'].endswith('Z')
+    assert facts['max_wal_size'] == cluster.sql(
+        'postgres', "SELECT pg_size_bytes(current_setting('max_wal_size'))")[0][0]
+    assert facts['checkpoint_timeout'] == int(cluster.sql(
+        'postgres', "SELECT setting FROM pg_settings WHERE name = 'checkpoint_timeout'")[0][0])
+    assert isinstance(facts['checkpoint_completion_target'], float)
+    assert [f['id'] for f in r['findings']] == ['checkpoints_requested']
+
+    for dummy in range(2):
+        cluster.sql('postgres', 'CHECKPOINT')
+    # the checkpointer reports its counters after the command has returned
+    deadline = time.time() + 15
+    while checkpoint_counts(cluster, version)[1] < facts['requested'] + 2 and time.time() < deadline:
+        time.sleep(0.2)
+    after = module_runner('health', {'checks': ['checkpoints']}, dbname=history_db).result
+    assert after['failed'] is False, after['msg']
+    assert after['facts']['checkpoints']['requested'] >= facts['requested'] + 2, (facts, after['facts'])
+    assert after['facts']['checkpoints']['timed'] >= facts['timed']

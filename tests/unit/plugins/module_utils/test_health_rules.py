@@ -310,6 +310,58 @@ def test_disk_full_forecast(days, severity):
     assert [x['severity'] for x in f] == ([severity] if severity else ['ok'])
 
 
+# --- checkpoints --------------------------------------------------------------------------------
+
+def checkpoints(timed, requested, max_wal_size=1073741824):
+    total = timed + requested
+    return {'checkpoints': {'source': 'pg_stat_checkpointer', 'timed': timed, 'requested': requested,
+                            'requested_percent': round(100.0 * requested / total, 2) if total else None,
+                            'max_wal_size': max_wal_size}}
+
+
+def test_checkpoint_thresholds_default():
+    assert T['checkpoints_requested_percent'] == 30.0
+    assert T['checkpoints_min_count'] == 10 and isinstance(T['checkpoints_min_count'], int)
+
+
+@pytest.mark.parametrize('timed,requested,severity', [
+    (7, 3, 'ok'),          # exactly 30%: not above the threshold
+    (69, 31, 'warning'),   # 31%
+    (2, 8, 'warning'),     # 80% of exactly the minimum count
+    (1, 8, 'ok'),          # 89% but 9 checkpoints, fewer than the minimum
+    (0, 0, 'ok'),          # no checkpoint since the reset: no percent
+    (100, 0, 'ok'),
+])
+def test_checkpoints_requested(timed, requested, severity):
+    found = evaluate(checkpoints(timed, requested), T, ['checkpoints'])
+    assert [(f['id'], f['check'], f['severity']) for f in found] == [
+        ('checkpoints_requested', 'checkpoints', severity)]
+
+
+def test_checkpoints_requested_message_and_remediation():
+    f = evaluate(checkpoints(10, 30), T, ['checkpoints'])[0]
+    assert (f['severity'], f['value'], f['threshold'], f['subject']) == ('warning', 75.0, 30.0, 'checkpoints')
+    assert '30 of 40 checkpoints (75.0%) were requested' in f['message']
+    assert 'max_wal_size 1.0 GB' in f['message']
+    assert 'raise max_wal_size' in f['remediation'] and '2.0 GB' in f['remediation']
+    assert 'max_wal_rate' in f['remediation']
+
+
+def test_checkpoints_under_the_minimum_count_and_without_percent_say_so():
+    few = evaluate(checkpoints(0, 9), T, ['checkpoints'])[0]
+    assert few['severity'] == 'ok' and 'fewer than 10 to judge' in few['message']
+    none = evaluate({'checkpoints': {'timed': 0, 'requested': 0, 'requested_percent': None}},
+                    normalize_thresholds({'checkpoints_min_count': 0}), ['checkpoints'])[0]
+    assert none['severity'] == 'ok'
+
+
+def test_checkpoint_thresholds_can_be_changed():
+    t = normalize_thresholds({'checkpoints_requested_percent': 80, 'checkpoints_min_count': '3'})
+    assert t['checkpoints_min_count'] == 3
+    assert problems(evaluate(checkpoints(1, 3), t, ['checkpoints'])) == []
+    assert problems(evaluate(checkpoints(0, 3), t, ['checkpoints']))[0]['severity'] == 'warning'
+
+
 # --- evaluator, summary ------------------------------------------------------------------------
 
 def test_failed_check_produces_no_rule_findings_and_ok_per_rule():
