@@ -135,6 +135,12 @@ def key_figures(document):
     if conns:
         figures.append(('Connections', '%s of %s usable (%.1f%%)' % (conns.get('total'), conns.get('usable'),
                                                                      conns.get('used_percent') or 0.0)))
+    checkpoints = facts.get('checkpoints') or {}
+    if checkpoints:
+        pct = checkpoints.get('requested_percent')
+        total = (checkpoints.get('timed') or 0) + (checkpoints.get('requested') or 0)
+        figures.append(('Checkpoints requested', 'no checkpoint since the statistics reset' if pct is None else
+                        '%.0f%% of %d (max_wal_size %s)' % (pct, total, human_bytes(checkpoints.get('max_wal_size')))))
     if events:
         figures.append(('Oldest event', '%s (%s old)' % (events.get('oldest'), human_seconds(events.get('oldest_age_seconds')))))
     if runs:

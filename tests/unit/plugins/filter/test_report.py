@@ -140,3 +140,14 @@ def test_bad_input_is_a_clear_error():
         report_document(['x'], 'daily', 'h', 't')
     with pytest.raises(AnsibleFilterError, match='expects a document made by report_document'):
         report_html({'status': 'ok'})
+
+
+def test_checkpoints_key_figure_only_when_the_check_ran(steps):
+    assert 'Checkpoints requested' not in report_markdown(doc(steps))
+    steps['health']['facts']['checkpoints'] = {'timed': 30, 'requested': 10, 'requested_percent': 25.0,
+                                               'max_wal_size': 1073741824}
+    assert '| Checkpoints requested | 25% of 40 (max_wal_size 1.0 GB) |' in report_markdown(doc(steps))
+    assert 'Checkpoints requested' in report_html(doc(steps))
+    steps['health']['facts']['checkpoints'] = {'timed': 0, 'requested': 0, 'requested_percent': None,
+                                               'max_wal_size': 1073741824}
+    assert 'no checkpoint since the statistics reset' in report_markdown(doc(steps))
