@@ -120,12 +120,12 @@ options:
       - After each batch the module rests as long as it takes to stay at this rate. WAL is what a live Prefect
         server's commits wait for (each commit flushes every WAL record written before it, the batches' too),
         what standbys replay and what WAL archiving ships; at full speed the batches write tens of MB a second
-        and the server's commits wait tens to hundreds of milliseconds (docs/light-touch.md).
+        and the server's commits wait tens to hundreds of milliseconds (benchmarks/RESULTS.md, light touch).
       - The WAL of a batch is read from the server's WAL position, so it includes what other sessions wrote
         meanwhile, and the rest errs on the long side.
       - The default, no limit, deletes as fast as set-based SQL. On a busy server where commit latency matters more
         than how long retention takes, set it (C(4MB) with O(target_batch_seconds=0.05) kept the Prefect
-        workload's p99 within about 1.6 times its idle p99, at about 18 times the run time; benchmarks/RESULTS.md).
+        workload's p99 within 1.4 times its idle p99, at 19.5 times the run time; benchmarks/RESULTS.md).
     type: raw
     default: 0
   vacuum_after:
