@@ -69,3 +69,18 @@ def test_execution_environment_definition_builds_a_context(tarball, tmp_path):
     galaxy = yaml.safe_load((context / '_build' / 'requirements.yml').read_text())
     assert galaxy['collections'] == [{'name': 'prefectdb-maintenance-0.1.0.tar.gz', 'type': 'file'}]
     assert (context / '_build' / 'collections' / 'prefectdb-maintenance-0.1.0.tar.gz').exists()
+
+
+def _health_check_choices():
+    with open(os.path.join(REPO, 'plugins', 'modules', 'health.py')) as source:
+        text = source.read()
+    documentation = text.split("DOCUMENTATION = r'''", 1)[1].split("'''", 1)[0]
+    return yaml.safe_load(documentation)['options']['checks']['choices']
+
+
+@pytest.mark.parametrize('role', ['hourly', 'weekly', 'monthly'])
+def test_role_check_choices_follow_the_health_module(role):
+    """A check added to health must be accepted by every role that lets operators choose checks."""
+    with open(os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml')) as spec_file:
+        options = yaml.safe_load(spec_file)['argument_specs']['main']['options']
+    assert options['prefectdb_%s_checks' % role]['choices'] == _health_check_choices()
