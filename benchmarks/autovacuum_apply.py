@@ -12,38 +12,26 @@ The clone is dropped at the end.
         --port 54331 --dataset bench_20k --dataset bench_200k
 """
 import argparse
-import os
 import statistics
-import sys
 import time
 import uuid
 
 import psycopg2
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
-sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
-
+from benchdb import module_play, connect as connect_to  # sets sys.path for testbed
 from testbed import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
-PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
 TABLES = ['log', 'events', 'event_resources', 'task_run', 'task_run_state', 'flow_run_state', 'flow_run']
 
 
 def connect(args, dbname):
-    conn = psycopg2.connect(host=args.host, port=args.port, user='postgres', password=PASSWORD, dbname=dbname,
-                            application_name='prefectdb bench')
-    conn.autocommit = True
-    return conn
+    return connect_to(args.port, dbname, host=args.host)
 
 
 def timed_play(args, dbname, task, check=False):
-    conn = {'login_host': args.host, 'login_port': args.port, 'login_user': 'postgres', 'login_password': PASSWORD,
-            'login_db': dbname}
     if check:
         task = dict(task, check_mode=True)
-    play = {'hosts': 'all', 'gather_facts': False,
-            'module_defaults': {'group/prefectdb.maintenance.postgres': conn}, 'tasks': [task]}
+    play = module_play(args.port, dbname, [task], host=args.host)
     started = time.monotonic()
     run = run_playbook([play])
     elapsed = time.monotonic() - started

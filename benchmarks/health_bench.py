@@ -23,11 +23,7 @@ import tempfile
 import time
 import uuid
 
-import psycopg2
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
-sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
+from benchdb import REPO, connect as connect_to, login, module_play  # sets sys.path for testbed, the collection
 
 # pylint: disable=wrong-import-position
 from testbed import run_playbook  # noqa: E402
@@ -41,7 +37,6 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_rules
     normalize_thresholds,
 )
 
-PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
 RETENTION = {'events_retention_seconds': 7 * 86400.0, 'flow_run_retention_seconds': 90 * 86400.0,
              'event_retention_overrides': {'prefect.flow-run.heartbeat': 7 * 86400.0}, 'grace_seconds': 86400.0}
 
@@ -77,10 +72,7 @@ GUIDE_QUERIES = [
 
 
 def connect(args, dbname):
-    conn = psycopg2.connect(host=args.host, port=args.port, user='postgres', password=PASSWORD, dbname=dbname,
-                            application_name='prefectdb bench')
-    conn.autocommit = True
-    return conn
+    return connect_to(args.port, dbname, host=args.host)
 
 
 def first_and_median(samples):
@@ -88,10 +80,7 @@ def first_and_median(samples):
 
 
 def play_seconds(args, dbname, task):
-    conn = {'login_host': args.host, 'login_port': args.port, 'login_user': 'postgres', 'login_password': PASSWORD,
-            'login_db': dbname}
-    play = {'hosts': 'all', 'gather_facts': False,
-            'module_defaults': {'group/prefectdb.maintenance.postgres': conn}, 'tasks': [task]}
+    play = module_play(args.port, dbname, [task], host=args.host)
     started = time.monotonic()
     run = run_playbook([play])
     elapsed = time.monotonic() - started
@@ -103,8 +92,7 @@ def play_seconds(args, dbname, task):
 def module_process_seconds(args, dbname):
     """The module as its own Python process (what Ansible runs on the target), without Ansible:
     interpreter start-up, imports, connection and every check."""
-    params = {'login_host': args.host, 'login_port': args.port, 'login_user': 'postgres',
-              'login_password': PASSWORD, 'login_db': dbname}
+    params = login(args.port, dbname, host=args.host)
     with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as f:
         json.dump({'ANSIBLE_MODULE_ARGS': params}, f)
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, '.build', 'collections'))

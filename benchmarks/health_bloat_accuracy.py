@@ -12,23 +12,16 @@ The clone is dropped at the end.
     flock /tmp/prefectdb-bench.lock .venv/bin/python benchmarks/health_bloat_accuracy.py --port 54331 --dataset bench_10k
 """
 import argparse
-import os
-import sys
 import time
 import uuid
 
-import psycopg2
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
+from benchdb import connect as connect_to  # sets sys.path for the collection
 
 # pylint: disable=wrong-import-position
 from ansible_collections.prefectdb.maintenance.plugins.module_utils import health_collectors as hc  # noqa: E402
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.health_rules import (  # noqa: E402
     normalize_thresholds,
 )
-
-PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
 
 # (table, what was done to it, statements)
 CASES = [
@@ -55,10 +48,7 @@ INDEXES = ['pk_events', 'ix_events__occurred', 'ix_events__event_resource_id_occ
 
 
 def connect(args, dbname):
-    conn = psycopg2.connect(host=args.host, port=args.port, user='postgres', password=PASSWORD, dbname=dbname,
-                            application_name='prefectdb bench')
-    conn.autocommit = True
-    return conn
+    return connect_to(args.port, dbname, host=args.host)
 
 
 def one(cur, sql, params=None):

@@ -45,14 +45,13 @@ import psycopg2
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, 'load'))
 
 # pylint: disable=wrong-import-position
+from benchdb import REPO, connect as connect_to, dsn, module_play, sql  # noqa: E402
 from prefect_load import (  # noqa: E402
     STATEMENT_KINDS, LoadRun, add_load_arguments, load_config, read_errors, read_samples, summarize)
 
-PASSWORD = os.environ.get('PGPASSWORD', 'prefectdb-local')
 COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 CALLBACKS = os.path.join(REPO, 'tests', 'integration', 'callback_plugins')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -67,20 +66,7 @@ DATASET_NOW = '2026-11-27T00:00:00Z'   # the benchmark datasets' history ends he
 
 
 def connect(port, dbname, app='light-touch harness'):
-    conn = psycopg2.connect(host='127.0.0.1', port=port, user='postgres', password=PASSWORD, dbname=dbname,
-                            application_name=app)
-    conn.autocommit = True
-    return conn
-
-
-def sql(port, dbname, statement, params=None):
-    conn = connect(port, dbname)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+    return connect_to(port, dbname, application_name=app)
 
 
 # --- maintenance through ansible-playbook -------------------------------------------
@@ -88,11 +74,7 @@ def sql(port, dbname, statement, params=None):
 def run_module(module, args, port, dbname, nice=10, timeout=7200):
     """Run one module of the collection through ansible-playbook; the result dict and timings."""
     with tempfile.TemporaryDirectory(prefix='light-touch-play-') as tmp:
-        play = [{'hosts': 'all', 'gather_facts': False,
-                 'module_defaults': {'group/prefectdb.maintenance.postgres': {
-                     'login_host': '127.0.0.1', 'login_port': port, 'login_user': 'postgres',
-                     'login_password': PASSWORD, 'login_db': dbname}},
-                 'tasks': [{'name': module, 'prefectdb.maintenance.%s' % module: args}]}]
+        play = [module_play(port, dbname, [{'name': module, 'prefectdb.maintenance.%s' % module: args}])]
         playbook = os.path.join(tmp, 'play.yml')
         with open(playbook, 'w') as f:
             yaml.safe_dump(play, f, sort_keys=False)
@@ -363,8 +345,7 @@ class Harness(object):
                                              ' relname = ANY(%s)', (list(PREFECT_TABLES),)))
         self.sampler = Sampler(self.port, self.db)
         self.sampler.start()
-        dsn = 'host=127.0.0.1 port=%d dbname=%s user=postgres password=%s' % (self.port, self.db, PASSWORD)
-        self.load = LoadRun(dsn, outdir=tempfile.mkdtemp(prefix='light-touch-load-'), **load_config(a)).start()
+        self.load = LoadRun(dsn(self.port, self.db), outdir=tempfile.mkdtemp(prefix='light-touch-load-'), **load_config(a)).start()
         self.log('load started (%s); warm-up %ds' % (self.load.outdir, a.warmup))
         time.sleep(a.warmup)
         try:

@@ -34,7 +34,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 # pylint: disable=wrong-import-position
-from light_touch import DATASET_NOW, LOCK_TIMEOUT_SECONDS, PASSWORD, PREFECT_TABLES, Sampler, run_module, sql  # noqa: E402
+from benchdb import prefect_database_url, sql  # noqa: E402
+from light_touch import DATASET_NOW, LOCK_TIMEOUT_SECONDS, PREFECT_TABLES, Sampler, run_module  # noqa: E402
 
 PREFECT_PYTHON = os.path.join(REPO, '.venv-prefect', 'bin', 'python')
 PREFECT_CLI = os.path.join(REPO, '.venv-prefect', 'bin', 'prefect')
@@ -123,8 +124,7 @@ def main():
     api = 'http://127.0.0.1:%d/api' % args.api_port
     env.update({
         'PREFECT_HOME': home,
-        'PREFECT_API_DATABASE_CONNECTION_URL': 'postgresql+asyncpg://postgres:%s@127.0.0.1:%d/%s' % (
-            PASSWORD, args.port, args.db_name),
+        'PREFECT_API_DATABASE_CONNECTION_URL': prefect_database_url(args.port, args.db_name),
         'PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_APPLICATION_NAME': 'prefect-load server',
         'PREFECT_SERVER_ANALYTICS_ENABLED': 'false',
         'PREFECT_UI_ENABLED': 'false',

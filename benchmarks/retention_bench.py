@@ -19,36 +19,15 @@ import sys
 import tempfile
 import time
 
-import psycopg2
+from benchdb import REPO, dsn, module_play, prefect_database_url, sql  # sets sys.path for testbed, prefect_reference
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
-sys.path.insert(0, HERE)
-
+# pylint: disable=wrong-import-position
 from prefect_reference import TABLES, run_reference  # noqa: E402
 from retention_floor import run_floor  # noqa: E402
 from testbed import run_playbook  # noqa: E402
 
-PASSWORD = os.environ.get('PGPASSWORD', 'prefectdb-local')
 SETTINGS = {'enabled': ['events', 'flow_runs'], 'retention_period': 90 * 86400, 'events_retention_period': 7 * 86400,
             'event_retention_overrides': {'prefect.flow-run.heartbeat': 7 * 86400}, 'batch_size': 200}
-
-
-def connect(port, dbname):
-    conn = psycopg2.connect(host='127.0.0.1', port=port, user='postgres', password=PASSWORD, dbname=dbname)
-    conn.autocommit = True
-    return conn
-
-
-def sql(port, dbname, statement, params=None):
-    conn = connect(port, dbname)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 def clone(port, template, name):
@@ -89,11 +68,7 @@ def snapshot_collection(ref):
 def run_module(port, dbname, now, extra=None, collections=None):
     args = {'enabled': SETTINGS['enabled'], 'now': now}
     args.update(extra or {})
-    play = [{'hosts': 'all', 'gather_facts': False,
-             'module_defaults': {'group/prefectdb.maintenance.postgres': {
-                 'login_host': '127.0.0.1', 'login_port': port, 'login_user': 'postgres',
-                 'login_password': PASSWORD, 'login_db': dbname}},
-             'tasks': [{'name': 'module under test', 'prefectdb.maintenance.retention': args}]}]
+    play = [module_play(port, dbname, [{'name': 'module under test', 'prefectdb.maintenance.retention': args}])]
     began = time.monotonic()
     run = run_playbook(play, timeout=7200, env={'ANSIBLE_COLLECTIONS_PATH': collections} if collections else None)
     wall = time.monotonic() - began
@@ -143,10 +118,9 @@ def main():
             if what == 'module':
                 figures = run_module(args.port, name, args.now, json.loads(args.module_args), collections)
             elif what == 'floor':
-                dsn = 'host=127.0.0.1 port=%d dbname=%s user=postgres password=%s' % (args.port, name, PASSWORD)
-                figures = run_floor(dsn, now)
+                figures = run_floor(dsn(args.port, name), now)
             elif what == 'prefect':
-                url = 'postgresql+asyncpg://postgres:%s@127.0.0.1:%d/%s' % (PASSWORD, args.port, name)
+                url = prefect_database_url(args.port, name)
                 figures = run_reference(os.path.join(REPO, '.venv-prefect', 'bin', 'python'), url, args.now, SETTINGS,
                                         timeout=4 * 3600)
             else:

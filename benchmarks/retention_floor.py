@@ -10,11 +10,12 @@ benchmark compares the retention module with it.
 import argparse
 import datetime
 import json
-import os
 import sys
 import time
 
 import psycopg2
+
+import benchdb
 
 TERMINAL = "('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')"
 
@@ -104,9 +105,7 @@ def main():
     parser.add_argument('--now', required=True, help='ISO-8601, e.g. 2026-11-27T00:00:00Z')
     args = parser.parse_args()
     now = datetime.datetime.fromisoformat(args.now.replace('Z', '+00:00'))
-    dsn = 'host=%s port=%d dbname=%s user=postgres password=%s' % (
-        args.host, args.port, args.db, os.environ.get('PGPASSWORD', 'prefectdb-local'))
-    json.dump(run_floor(dsn, now), sys.stdout, indent=1)
+    json.dump(run_floor(benchdb.dsn(args.port, args.db, host=args.host), now), sys.stdout, indent=1)
     print()
 
 

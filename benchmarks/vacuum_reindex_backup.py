@@ -16,49 +16,25 @@ The clone and the dumps are removed at the end. Run one at a time:
 import argparse
 import os
 import shutil
-import sys
 import time
 import uuid
 
-import psycopg2
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
-sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
-
+from benchdb import REPO, module_play, sql as run_sql  # sets sys.path for testbed
 from testbed import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
-PASSWORD = os.environ.get('PREFECTDB_PG_PASSWORD', 'prefectdb-local')
 MB = 1024.0 * 1024
 
 
-def connect(args, dbname):
-    conn = psycopg2.connect(host=args.host, port=args.port, user='postgres', password=PASSWORD, dbname=dbname,
-                            application_name='prefectdb bench')
-    conn.autocommit = True
-    return conn
-
-
 def sql(args, dbname, statement, params=None):
-    conn = connect(args, dbname)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+    return run_sql(args.port, dbname, statement, params, host=args.host)
 
 
 def play(args, dbname, module, params, check=False):
-    conn = {'login_host': args.host, 'login_port': args.port, 'login_user': 'postgres', 'login_password': PASSWORD,
-            'login_db': dbname}
     task = {'prefectdb.maintenance.%s' % module: params, 'ignore_errors': True}
     if check:
         task['check_mode'] = True
     started = time.monotonic()
-    run = run_playbook([{'hosts': 'all', 'gather_facts': False,
-                         'module_defaults': {'group/prefectdb.maintenance.postgres': conn}, 'tasks': [task]}],
-                       timeout=6 * 3600)
+    run = run_playbook([module_play(args.port, dbname, [task], host=args.host)], timeout=6 * 3600)
     elapsed = time.monotonic() - started
     if run.result.get('failed'):
         raise SystemExit('%s failed: %s' % (module, run.result.get('msg')))

@@ -40,6 +40,16 @@ def cluster_env():
     return env
 
 
+def run_once(conn, statement, params=None):
+    """Run one statement on conn, then close it; rows for a query, else None."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
 class Cluster(object):
     """The running test cluster: superuser connections by TCP with a password."""
 
@@ -74,13 +84,7 @@ class Cluster(object):
 
     def sql(self, dbname, statement, params=None):
         """Run one statement as superuser; rows for a query, else None."""
-        conn = self.connect(dbname)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
+        return run_once(self.connect(dbname), statement, params)
 
     def database_exists(self, name):
         return bool(self.sql('postgres', 'SELECT 1 FROM pg_database WHERE datname = %s', (name,)))
