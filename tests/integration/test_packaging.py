@@ -84,3 +84,16 @@ def test_role_check_choices_follow_the_health_module(role):
     with open(os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml')) as spec_file:
         options = yaml.safe_load(spec_file)['argument_specs']['main']['options']
     assert options['prefectdb_%s_checks' % role]['choices'] == _health_check_choices()
+
+
+@pytest.mark.parametrize('role', ['hourly', 'daily', 'weekly', 'monthly'])
+def test_role_defaults_and_argument_specs_agree(role):
+    """Every default has a spec with the same default, so a typo in an inventory fails before any task."""
+    with open(os.path.join(REPO, 'roles', role, 'defaults', 'main.yml')) as defaults_file:
+        defaults = yaml.safe_load(defaults_file)
+    with open(os.path.join(REPO, 'roles', role, 'meta', 'argument_specs.yml')) as spec_file:
+        options = yaml.safe_load(spec_file)['argument_specs']['main']['options']
+    assert sorted(set(defaults) - set(options)) == []
+    mismatched = dict((name, (value, options[name].get('default')))
+                      for name, value in defaults.items() if options[name].get('default') != value)
+    assert mismatched == {}
