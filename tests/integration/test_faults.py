@@ -106,16 +106,23 @@ def test_retention_killed_at_random_points_leaves_no_orphans_and_the_rerun_compl
                 # the delay counts from the module's connection, not its start (slow on a busy machine)
                 wait_until(lambda: module_backends(cluster, db) or not proc.running(), timeout=60, interval=0.01)
                 delay = rng.uniform(0.0, 1.4)
+                inside_batch = rng.random() < 0.5
                 if first_on_database:
-                    # the flow-run batches are a short part of a run: the first kill waits for one
+                    # the flow-run batches are a short part of a run: the first kill lands as soon as
+                    # one is seen (a second look can already find the next batch's first statement)
                     delay = 0.0
-                    wait_until(lambda: [b for b in in_transaction(cluster, db) if phase_of(b[3]) == 'flow_runs']
-                               or not proc.running(), timeout=30, interval=0.005)
-                time.sleep(delay)
-                if rng.random() < 0.5:
-                    # half of the kills wait for the first moment the run is inside a batch
-                    wait_until(lambda: in_transaction(cluster, db) or not proc.running(), timeout=10, interval=0.005)
-                sessions = module_backends(cluster, db)
+                    sessions = wait_until(lambda: [b for b in in_transaction(cluster, db)
+                                                   if phase_of(b[3]) == 'flow_runs'] or not proc.running(),
+                                          timeout=30, interval=0.005)
+                    if sessions is True:
+                        sessions = []  # the run ended before a flow-run batch was seen
+                else:
+                    time.sleep(delay)
+                    if inside_batch:
+                        # half of the later kills wait for the first moment the run is inside a batch
+                        wait_until(lambda: in_transaction(cluster, db) or not proc.running(), timeout=10,
+                                   interval=0.005)
+                    sessions = module_backends(cluster, db)
                 if proc.kill() != -9:
                     break  # the run got to the end: nothing was interrupted, on to a new database
                 if not sessions:
