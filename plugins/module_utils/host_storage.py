@@ -37,19 +37,26 @@ def read_postmaster_pid(data_directory):
         return None
 
 
+# The postmaster writes postmaster.pid early in its start and sets pg_postmaster_start_time()
+# only after shared memory and its sockets are up: the server's time is the file's or later,
+# by that setup time (milliseconds here; seconds with much shared memory).
+STARTUP_SECONDS = 30
+
+
 def same_server(pid_file, start_epoch, port, data_directory=None):
     """Whether a parsed postmaster.pid describes the server we are connected to.
 
     Line 3 of postmaster.pid is the postmaster's start time in whole seconds and
-    line 4 its port; both must match pg_postmaster_start_time() (its seconds,
-    truncated, not rounded) and the port setting, so a data directory of another
-    server on this host is not mistaken for ours. With data_directory, the
-    directory named in the file must be that one too.
+    line 4 its port. The port must be the port setting, and pg_postmaster_start_time()
+    (its seconds, truncated) must be that time or up to STARTUP_SECONDS later, so a
+    data directory of another server on this host is not mistaken for ours. With
+    data_directory, the directory named in the file must be that one too.
     """
     if not pid_file:
         return False
     directory, started, pid_port = pid_file
-    if started != int(math.floor(float(start_epoch))) or pid_port != int(port):
+    setup_seconds = int(math.floor(float(start_epoch))) - started
+    if not 0 <= setup_seconds <= STARTUP_SECONDS or pid_port != int(port):
         return False
     return data_directory is None or os.path.realpath(directory) == os.path.realpath(data_directory)
 

@@ -21,7 +21,8 @@ def test_postmaster_pid(tmp_path):
     pid = read_postmaster_pid(str(tmp_path))
     assert pid == (str(tmp_path), 1795816192, 54330)
     assert same_server(pid, 1795816192, 54330, str(tmp_path))
-    assert not same_server(pid, 1795816193, 54330, str(tmp_path))    # another start: another server
+    assert not same_server(pid, 1795816191, 54330, str(tmp_path))    # an earlier start: another server
+    assert not same_server(pid, 1795816192 + 3600, 54330, str(tmp_path))    # an hour later: another server
     assert not same_server(pid, 1795816192, 5432, str(tmp_path))
     assert not same_server(None, 1, 1, str(tmp_path))
     assert read_postmaster_pid(os.path.join(str(tmp_path), 'missing')) is None

@@ -89,7 +89,12 @@ def test_same_server_compares_start_time_and_port():
     assert hs.same_server(pid_file, 1795816192, 5432)
     # pg_postmaster_start_time() has a fraction; postmaster.pid truncates it (a rounded .5 or more was a mismatch)
     assert hs.same_server(pid_file, 1795816192.823206, 5432)
-    assert not hs.same_server(pid_file, 1795816193, 5432)
+    # the server sets its start time after writing the file: a second later is the same server
+    # (seen: file 1795876248, pg_postmaster_start_time() 1795876249.001150)
+    assert hs.same_server(pid_file, 1795816193.00115, 5432)
+    assert hs.same_server(pid_file, 1795816192 + hs.STARTUP_SECONDS, 5432)
+    assert not hs.same_server(pid_file, 1795816192 + hs.STARTUP_SECONDS + 1, 5432)  # a later start
+    assert not hs.same_server(pid_file, 1795816191.9, 5432)  # started before the file was written
     assert not hs.same_server(pid_file, 1795816192, 5433)
     assert not hs.same_server(pid_file, 1795816192, 5432, '/srv/other')
     assert hs.parse_postmaster_pid('4367\n') is None and not hs.same_server(None, 1795816192, 5432)
