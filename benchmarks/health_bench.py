@@ -127,6 +127,7 @@ def in_process(conn):
     timed('connections', lambda: hc.collect_connections(ctx))
     timed('xmin', lambda: hc.collect_xmin(ctx))
     timed('wraparound', lambda: hc.collect_wraparound(ctx))
+    timed('checkpoints', lambda: hc.collect_checkpoints(ctx))
     prefect = timed('prefect', lambda: collect_prefect(ctx, RETENTION))
     timed('growth', lambda: collect_growth(conn, True, 'prefectdb_maintenance', 90 * 86400.0, False, False,
                                            compact_snapshot(database['size_bytes'], hc.reported_tables(ctx), disk)))
