@@ -28,11 +28,11 @@ MAINTAIN_SINCE = 170000
 MAX_PARALLEL = 1024
 
 # Cost-based vacuum delay of the module's session (vacuum_cost_delay, vacuum_cost_limit).
-# A manual VACUUM runs unthrottled by default (PostgreSQL's vacuum_cost_delay 0) and
-# dirties pages, and writes WAL, as fast as the disk goes; a live server's commits wait
-# behind that WAL (benchmarks/RESULTS.md, light touch). The operator may throttle it:
-# 2 ms per 200 cost units is autovacuum's own pace since PostgreSQL 12.
-DEFAULT_COST_DELAY_MS = 0.0
+# Unthrottled (PostgreSQL's vacuum_cost_delay 0 for a manual VACUUM) it dirties pages and
+# writes WAL as fast as the disk goes, and a live server's commits wait behind that WAL:
+# 2.95x the idle p99 under load. 2 ms per 200 cost units, autovacuum's own pace since
+# PostgreSQL 12, kept it within 1.21x at 6.6x the run time (benchmarks/RESULTS.md, light touch).
+DEFAULT_COST_DELAY_MS = 2.0
 DEFAULT_COST_LIMIT = 200
 MAX_COST_DELAY_MS = 100.0     # PostgreSQL's range of vacuum_cost_delay
 MAX_COST_LIMIT = 10000        # and of vacuum_cost_limit

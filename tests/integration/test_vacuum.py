@@ -302,14 +302,18 @@ def vacuum_waits(cluster, db, module_runner, args):
     return result, seen
 
 
-def test_vacuum_runs_unthrottled_by_default_and_cost_delay_throttles_it(cluster, history_db, module_runner):
-    # by default a manual VACUUM's pace: no VacuumDelay; cost_delay 20 ms per 200 units sleeps most of the time
+def test_vacuum_runs_at_autovacuums_pace_by_default_and_cost_delay_sets_it(cluster, history_db, module_runner):
+    # by default 2 ms per 200 cost units; 0 is a manual VACUUM's pace (no VacuumDelay);
+    # 20 ms per 200 units sleeps most of the time
     bloat(cluster, history_db, 'log')
-    r, seen = vacuum_waits(cluster, history_db, module_runner, {'tables': ['log']})
+    r = module_runner('vacuum', {'tables': ['log']}, dbname=history_db).result
     assert not r['failed'] and entry(r, 'public.log')['status'] == 'done', r
-    assert (r['cost_delay'], r['cost_limit']) == (0, 200)
-    assert 'VacuumDelay' not in seen, seen
+    assert (r['cost_delay'], r['cost_limit']) == (2, 200)
     bloat(cluster, history_db, 'log', keep_tenths=1)   # half of what is left
+    r, seen = vacuum_waits(cluster, history_db, module_runner, {'tables': ['log'], 'cost_delay': 0})
+    assert not r['failed'] and entry(r, 'public.log')['status'] == 'done', r
+    assert r['cost_delay'] == 0 and 'VacuumDelay' not in seen, seen
+    bloat(cluster, history_db, 'log', keep_tenths=0)   # the rest
     r, seen = vacuum_waits(cluster, history_db, module_runner, {'tables': ['log'], 'cost_delay': 20})
     assert not r['failed'] and entry(r, 'public.log')['status'] == 'done', r
     assert r['cost_delay'] == 20 and 'VacuumDelay' in seen, seen

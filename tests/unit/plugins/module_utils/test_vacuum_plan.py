@@ -228,6 +228,6 @@ def test_cost_settings_refused(delay, limit, message):
     assert message in str(e.value)
 
 
-def test_the_default_is_a_manual_vacuums_pace_unthrottled():
+def test_the_default_is_autovacuums_pace():
     assert p.cost_settings(p.DEFAULT_COST_DELAY_MS, p.DEFAULT_COST_LIMIT) == [
-        ('vacuum_cost_delay', '0ms'), ('vacuum_cost_limit', '200')]
+        ('vacuum_cost_delay', '2ms'), ('vacuum_cost_limit', '200')]
