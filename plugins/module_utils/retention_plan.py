@@ -13,6 +13,8 @@ import datetime
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.durations import (
     DurationError, format_duration, parse_duration)
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.sizes import SizeError, parse_size
+from ansible_collections.prefectdb.maintenance.plugins.module_utils.vacuum_plan import (
+    DEFAULT_COST_DELAY_MS, MAX_COST_DELAY_MS)
 
 # What PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED takes. 'flow_runs' implies
 # 'orphans', as in Prefect 3.9.1 (ServerServicesDBVacuumSettings.enabled_vacuum_types).
@@ -35,6 +37,9 @@ DEFAULT_STATEMENT_TIMEOUT = '30s'
 # limit that helps commit latency costs an order of magnitude in run time
 # (benchmarks/RESULTS.md, light touch), so the operator chooses it.
 DEFAULT_MAX_WAL_RATE = 0
+# vacuum_after's cost-based delay (ms), the vacuum module's default: autovacuum's
+# pace, which kept a live server's p99 near idle where an unthrottled VACUUM did not.
+DEFAULT_VACUUM_COST_DELAY_MS = DEFAULT_COST_DELAY_MS
 
 # The cleanups in the order they run, and the vacuum type that enables each.
 # Orphans are hunted before old runs are deleted (the runs' own logs and
@@ -113,7 +118,7 @@ class Plan(object):
 
     def __init__(self, enabled, retention_seconds, events_retention_seconds, overrides, batch_size,
                  max_batch_size, target_batch_seconds, statement_timeout, lock_timeout, max_runtime,
-                 vacuum_after, now, warnings, max_wal_rate=0):
+                 vacuum_after, now, warnings, max_wal_rate=0, vacuum_cost_delay=DEFAULT_VACUUM_COST_DELAY_MS):
         self.enabled = enabled
         self.retention_seconds = retention_seconds
         self.events_retention_seconds = events_retention_seconds
@@ -127,6 +132,7 @@ class Plan(object):
         self.max_runtime = max_runtime
         self.vacuum_after = vacuum_after
         self.max_wal_rate = max_wal_rate
+        self.vacuum_cost_delay = vacuum_cost_delay
         self.now = now
         self.warnings = warnings
 
@@ -165,6 +171,7 @@ class Plan(object):
             'max_runtime': None if self.max_runtime is None else _number(self.max_runtime),
             'vacuum_after': self.vacuum_after,
             'max_wal_rate': self.max_wal_rate,
+            'vacuum_cost_delay': self.vacuum_cost_delay,
         }
 
 
@@ -235,7 +242,24 @@ def build_plan(params):
                 target_batch_seconds=target, statement_timeout=statement_timeout, lock_timeout=lock_timeout,
                 max_runtime=max_runtime, vacuum_after=bool(params.get('vacuum_after')),
                 max_wal_rate=parse_wal_rate(params.get('max_wal_rate', DEFAULT_MAX_WAL_RATE)),
+                vacuum_cost_delay=parse_cost_delay(params.get('vacuum_cost_delay', DEFAULT_VACUUM_COST_DELAY_MS)),
                 now=parse_now(params.get('now')), warnings=warnings)
+
+
+def parse_cost_delay(value):
+    """Milliseconds of vacuum_cost_delay for vacuum_after: 0 (no delay) to PostgreSQL's 100."""
+    if value is None:
+        return DEFAULT_VACUUM_COST_DELAY_MS
+    if isinstance(value, bool):
+        raise PlanError('vacuum_cost_delay: %r is not a number of milliseconds' % (value,))
+    try:
+        delay = float(value)
+    except (TypeError, ValueError):
+        raise PlanError('vacuum_cost_delay: %r is not a number of milliseconds' % (value,))
+    if not 0 <= delay <= MAX_COST_DELAY_MS:
+        raise PlanError('vacuum_cost_delay: %g is out of range; use 0 (no delay) to %g milliseconds'
+                        % (delay, MAX_COST_DELAY_MS))
+    return delay
 
 
 def parse_wal_rate(value):

@@ -134,6 +134,17 @@ options:
         outside any transaction. Skipped, with a warning, when the run stopped at O(max_runtime).
     type: bool
     default: false
+  vacuum_cost_delay:
+    description:
+      - Milliseconds the O(vacuum_after) VACUUM sleeps per 200 cost units (this session's C(vacuum_cost_delay)
+        and C(vacuum_cost_limit)), as the O(prefectdb.maintenance.vacuum#module:cost_delay) option of
+        M(prefectdb.maintenance.vacuum) does.
+      - The default 2 is autovacuum's own pace. An unthrottled VACUUM (C(0)) writes WAL as fast as the disk goes and
+        a live server's commits wait behind it; at 2 the light-touch benchmark's Prefect workload kept its p99
+        within 1.21 times idle, at 6.6 times the run time (benchmarks/RESULTS.md). C(0) for a quiet hour.
+      - From 0 to 100.
+    type: float
+    default: 2
 notes:
   - Needs DELETE and UPDATE on Prefect's tables, and ownership of them (or C(pg_maintain)) for O(vacuum_after).
   - Batches commit with C(synchronous_commit=off) (this session only), so a batch does not wait for its WAL to reach
@@ -204,7 +215,8 @@ settings:
   returned: always
   type: dict
   sample: {"enabled": ["events"], "retention_period": 7776000, "events_retention_period": 604800,
-           "event_retention_overrides": {"prefect.flow-run.heartbeat": 604800}, "batch_size": 200}
+           "event_retention_overrides": {"prefect.flow-run.heartbeat": 604800}, "batch_size": 200,
+           "vacuum_cost_delay": 2.0}
 cleanups:
   description:
     - One entry per cleanup that ran, in the order they ran; keys among C(orphaned_logs), C(orphaned_artifacts),
@@ -309,7 +321,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_en
 from ansible_collections.prefectdb.maintenance.plugins.module_utils.retention_plan import (
     DEFAULT_BATCH_SIZE, DEFAULT_ENABLED, DEFAULT_EVENT_RETENTION_OVERRIDES, DEFAULT_EVENTS_RETENTION_PERIOD,
     DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAL_RATE, DEFAULT_RETENTION_PERIOD, DEFAULT_STATEMENT_TIMEOUT,
-    DEFAULT_TARGET_BATCH_SECONDS, VACUUM_TYPES, PlanError, build_plan)
+    DEFAULT_TARGET_BATCH_SECONDS, DEFAULT_VACUUM_COST_DELAY_MS, VACUUM_TYPES, PlanError, build_plan)
 
 MODULE = 'retention'
 
@@ -328,6 +340,7 @@ def argument_spec():
         max_runtime=dict(type='raw'),
         vacuum_after=dict(type='bool', default=False),
         max_wal_rate=dict(type='raw', default=DEFAULT_MAX_WAL_RATE),
+        vacuum_cost_delay=dict(type='float', default=DEFAULT_VACUUM_COST_DELAY_MS),
     )
     spec.update(write_argument_spec())
     return spec
@@ -404,7 +417,7 @@ def main():
                             'autovacuum will get to the tables.')
             else:
                 tables = sorted(set(deleted) | set(updated))
-                result['vacuumed'] = vacuum_tables(conn, tables, module.warn)
+                result['vacuumed'] = vacuum_tables(conn, tables, module.warn, plan.vacuum_cost_delay)
     conn.close()
     result.update(
         cleanups=dict((r.name, r.as_dict()) for r in results), deleted=deleted, updated=updated, status=status,

@@ -105,6 +105,8 @@ CASES = [
     ('ret_max_runtime_text', 'retention', {'max_runtime': 'a while'}, ["max_runtime: 'a while'", DURATION]),
     ('ret_vacuum_after_type', 'retention', {'vacuum_after': 'perhaps'}, ["argument 'vacuum_after' is of type str"]),
     ('ret_max_wal_rate_text', 'retention', {'max_wal_rate': 'fast'}, ['max_wal_rate', "'fast'"]),
+    ('ret_vacuum_cost_delay_range', 'retention', {'vacuum_after': True, 'vacuum_cost_delay': 250},
+     ['vacuum_cost_delay: 250 is out of range; use 0 (no delay) to 100 milliseconds']),
     # vacuum
     ('vac_mode_choice', 'vacuum', {'mode': 'turbo'}, ['value of mode must be one of', 'got: turbo']),
     ('vac_unknown_table', 'vacuum', {'tables': ['log', 'no_such_table']},

@@ -6,6 +6,7 @@ from ansible_collections.prefectdb.maintenance.plugins.module_utils import conne
 
 from prefect_reference import differences, snapshot
 from test_retention_cases import NOW_TEXT, build_cases, names
+from testbed import vacuum_wait_events
 
 EVERYTHING = {'enabled': ['events', 'flow_runs'], 'now': NOW_TEXT}
 
@@ -198,3 +199,17 @@ def test_vacuum_after_vacuums_the_tables_it_deleted_from(cluster, prefect_db, mo
                                     ' FROM pg_stat_user_tables'))
     assert all(vacuumed[table] for table in r['vacuumed'])
     assert vacuumed['flow'] is False
+    assert r['settings']['vacuum_cost_delay'] == 2   # autovacuum's pace, as the vacuum module's default
+
+
+def test_vacuum_after_runs_at_the_vacuum_cost_delay_it_is_given(cluster, history_db, history_template, module_runner):
+    # 0: no VacuumDelay at all; 20 ms per 200 cost units: the VACUUM sleeps most of its time
+    history = cluster.clone(history_template)
+    try:
+        for db, delay, slept in ((history_db, 0, False), (history, 20, True)):
+            r, seen = vacuum_wait_events(cluster, db, lambda db=db, delay=delay: run_ok(
+                module_runner, db, dict(EVERYTHING, vacuum_after=True, vacuum_cost_delay=delay)))
+            assert r['settings']['vacuum_cost_delay'] == delay and r['vacuumed'], r
+            assert ('VacuumDelay' in seen) is slept, (delay, seen)
+    finally:
+        cluster.drop(history)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from ansible_collections.prefectdb.maintenance.plugins.module_utils import connection as c
-from testbed import PASSWORD, REPO
+from testbed import PASSWORD, REPO, vacuum_wait_events
 
 
 def bloat(cluster, db, table='log', keep_tenths=2):
@@ -276,30 +276,8 @@ def test_max_runtime_starts_no_new_table_and_reports_what_was_left(cluster, hist
 
 
 def vacuum_waits(cluster, db, module_runner, args):
-    """Run the module; the wait events its VACUUM was seen in, polled every 20 ms."""
-    seen = set()
-    stop = threading.Event()
-
-    def watch():
-        conn = cluster.connect(db)
-        try:
-            with conn.cursor() as cur:
-                while not stop.is_set():
-                    cur.execute("SELECT coalesce(wait_event, 'none') FROM pg_stat_activity"
-                                " WHERE application_name = 'prefectdb.maintenance' AND query LIKE 'VACUUM%%'"
-                                " AND state = 'active'")
-                    seen.update(row[0] for row in cur.fetchall())
-                    time.sleep(0.02)
-        finally:
-            conn.close()
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        result = module_runner('vacuum', args, dbname=db).result
-    finally:
-        stop.set()
-        watcher.join()
-    return result, seen
+    """Run the module; the wait events its VACUUM was seen in."""
+    return vacuum_wait_events(cluster, db, lambda: module_runner('vacuum', args, dbname=db).result)
 
 
 def test_vacuum_runs_at_autovacuums_pace_by_default_and_cost_delay_sets_it(cluster, history_db, module_runner):

@@ -6,6 +6,7 @@ import os
 import sys
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -228,6 +229,34 @@ def run_module(cluster, module, args=None, dbname=None, check=False, diff=False,
         'tasks': [task],
     }
     return run_playbook([play], env=env, extra_args=extra_args)
+
+
+def vacuum_wait_events(cluster, db, action):
+    """Run action(); the wait events the collection's VACUUM sessions were seen in meanwhile,
+    polled every 20 ms ('VacuumDelay' is the cost-based delay at work)."""
+    seen = set()
+    stop = threading.Event()
+
+    def watch():
+        conn = cluster.connect(db)
+        try:
+            with conn.cursor() as cur:
+                while not stop.is_set():
+                    cur.execute("SELECT coalesce(wait_event, 'none') FROM pg_stat_activity"
+                                " WHERE application_name = 'prefectdb.maintenance' AND query LIKE 'VACUUM%%'"
+                                " AND state = 'active'")
+                    seen.update(row[0] for row in cur.fetchall())
+                    time.sleep(0.02)
+        finally:
+            conn.close()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = action()
+    finally:
+        stop.set()
+        watcher.join()
+    return result, seen
 
 
 # --- throwaway clusters: for tests that restart, crash or replicate a server ----------

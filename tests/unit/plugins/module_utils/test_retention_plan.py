@@ -207,6 +207,27 @@ def test_max_wal_rate_refused(value):
         plan(max_wal_rate=value)
 
 
+def test_vacuum_after_runs_at_the_vacuum_modules_pace_by_default():
+    assert build_plan({}).vacuum_cost_delay == 2.0
+    assert build_plan({}).settings()['vacuum_cost_delay'] == 2.0
+    assert plan(vacuum_cost_delay=0).vacuum_cost_delay == 0.0
+    assert plan(vacuum_cost_delay='0.5').vacuum_cost_delay == 0.5
+    assert plan(vacuum_cost_delay=100).vacuum_cost_delay == 100.0
+
+
+@pytest.mark.parametrize('value, message', [
+    (-1, 'vacuum_cost_delay: -1 is out of range; use 0 (no delay) to 100 milliseconds'),
+    (101, 'vacuum_cost_delay: 101 is out of range'),
+    (float('nan'), 'vacuum_cost_delay: nan is out of range'),
+    ('slow', "vacuum_cost_delay: 'slow' is not a number of milliseconds"),
+    (True, 'vacuum_cost_delay: True is not a number of milliseconds'),
+])
+def test_vacuum_cost_delay_refused(value, message):
+    with pytest.raises(PlanError) as e:
+        plan(vacuum_cost_delay=value)
+    assert str(e.value).startswith(message)
+
+
 @pytest.mark.parametrize('wal, seconds, rate, expected', [
     (4 * 1024 ** 2, 0.25, 4 * 1024 ** 2, 0.75),    # one second's worth written in a quarter: rest the rest
     (1024 ** 2, 0.5, 4 * 1024 ** 2, 0.0),          # already slower than the rate
